@@ -1,0 +1,62 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tcp_server/framing.hpp"
+#include "tcp_server/listener.hpp"
+#include "tcp_server/log_format.hpp"
+#include "tcp_server/socket.hpp"
+
+namespace tcp_server {
+
+enum class ReplyMode {
+  kAck,   // answer each message with the reply text
+  kEcho,  // send back exactly the bytes received (RFC 862)
+};
+
+enum class OverflowPolicy {
+  kReject,  // accept, send the reject message (if any), close
+  kDefer,   // stop accepting; the kernel backlog queues new clients in arrival order
+};
+
+// Everything the server needs to run, as plain data: tests build it with designated
+// initializers, the CLI fills it from argv. Durations of zero mean "off".
+struct ServerConfig {
+  ListenOptions listen;
+  int inherited_listen_fd = -1;  // >= 0: serve this listening socket instead of binding
+
+  ReplyMode mode = ReplyMode::kAck;
+  std::string reply = "ok";  // bytes, escapes already decoded
+  Framing framing = Framing::kLine;
+  std::size_t max_line = 64 * 1024;
+
+  bool log_payloads = true;
+  std::size_t log_payload_max = 256;  // input bytes of a payload shown in one log line
+  TextEncoding encoding = TextEncoding::kUtf8;
+
+  std::size_t max_connections = 0;  // 0: derived from RLIMIT_NOFILE at start
+  std::size_t max_per_ip = 0;       // 0: no per-address limit
+  OverflowPolicy overflow = OverflowPolicy::kReject;
+  std::string reject_message;  // bytes sent to a refused client before closing; may be empty
+
+  std::chrono::milliseconds idle_timeout{0};
+  std::chrono::milliseconds send_timeout{std::chrono::seconds(30)};
+  KeepaliveSettings keepalive;
+  bool no_delay = true;
+  std::size_t thread_stack = 256 * 1024;
+
+  std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
+
+  // Problems with the values, one sentence each, naming the option; empty when usable.
+  [[nodiscard]] std::vector<std::string> validate() const;
+};
+
+// The connection limit a config asks for, or the one derived from the fd limit when it asks for
+// none: leave room for the listener, logging and the accept loop's own needs.
+std::size_t effective_max_connections(const ServerConfig& config, std::size_t fd_limit);
+
+}  // namespace tcp_server

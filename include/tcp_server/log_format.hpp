@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace tcp_server {
+
+// The character encoding clients are expected to send, for display in the log.
+enum class TextEncoding { kUtf8, kGbk };
+
+// Makes peer bytes safe to put in a one-line log record.
+//  - Valid UTF-8 printable text (Chinese included) is kept as is.
+//  - '\\' becomes "\\\\"; '\n' '\r' '\t' become "\\n" "\\r" "\\t"; every other C0 control byte,
+//    DEL, and every byte that is not part of valid UTF-8 becomes "\\xNN" (lower-case hex).
+//  - C1 controls (U+0080..U+009F), bidi controls (U+200E, U+200F, U+202A..U+202E,
+//    U+2066..U+2069) and U+2028/U+2029 become "\\u{NNNN}", so no peer can reorder or break
+//    the line a person reads.
+//  - At most max_bytes input bytes are shown (never cutting a UTF-8 sequence); when anything is
+//    left out the result ends with "...(+N bytes)", N counting every byte not shown.
+// Pure and allocation-bounded: the output is at most about 10 * max_bytes + 32 bytes.
+std::string escape_for_log(std::string_view bytes, std::size_t max_bytes);
+
+// Same as escape_for_log, appending to out; extra_dropped is added to the "+N bytes" count
+// (for lines the framer already cut).
+void append_escaped_for_log(std::string& out, std::string_view bytes, std::size_t max_bytes,
+                            std::size_t extra_dropped = 0);
+
+// Formats payloads for the log in a given client encoding. For GBK, bytes are decoded with
+// iconv to UTF-8 first; bytes that are not valid GBK are shown as "\\xNN". For UTF-8 this is
+// append_escaped_for_log. Not thread safe (holds an iconv handle): one per connection.
+class PayloadFormatter {
+ public:
+  PayloadFormatter(TextEncoding encoding, std::size_t max_bytes);
+  ~PayloadFormatter();
+  PayloadFormatter(PayloadFormatter&&) noexcept;
+  PayloadFormatter& operator=(PayloadFormatter&&) noexcept;
+  PayloadFormatter(const PayloadFormatter&) = delete;
+  PayloadFormatter& operator=(const PayloadFormatter&) = delete;
+
+  // Replaces out with the display form of bytes (max_bytes counts input bytes).
+  void format(std::string& out, std::string_view bytes, std::size_t extra_dropped = 0);
+
+ private:
+  struct Iconv;
+  TextEncoding encoding_;
+  std::size_t max_bytes_;
+  std::unique_ptr<Iconv> iconv_;
+};
+
+// True when iconv on this system can decode the encoding (GBK needs glibc's gconv modules).
+bool encoding_supported(TextEncoding encoding);
+
+}  // namespace tcp_server

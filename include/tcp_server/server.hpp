@@ -1,0 +1,56 @@
+#pragma once
+
+#include <memory>
+
+#include "tcp_server/config.hpp"
+#include "tcp_server/endpoint.hpp"
+#include "tcp_server/stats.hpp"
+
+namespace spdlog {
+class logger;
+}
+
+namespace tcp_server {
+
+// A thread-per-connection TCP server.
+//
+//   Server server(config, logger);   // throws std::invalid_argument on a bad config
+//   server.open();                   // binds (or adopts), logs "listening on ..."; may throw
+//   std::jthread t([&] { server.run(); });
+//   ... server.stop();               // from any thread, e.g. a signal watcher
+//
+// run() accepts until stop(), then drains: idle clients are closed at once, a client in the
+// middle of a message gets up to config.drain_timeout to finish it, then every connection is
+// shut down, every thread joined, and a summary logged. The destructor stops and waits too.
+class Server {
+ public:
+  Server(ServerConfig config, std::shared_ptr<spdlog::logger> logger);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds and listens, or adopts config.inherited_listen_fd. Throws std::system_error with the
+  // address in what(), e.g. "cannot listen on [::]:9090: Address already in use".
+  void open();
+
+  // The bound address (with the kernel's port when config asked for port 0). After open().
+  [[nodiscard]] Endpoint local_endpoint() const;
+
+  // Serves until stop(), then drains; returns when every connection thread has been joined.
+  // Call once, after open(), from one thread.
+  void run();
+
+  // Starts the shutdown. Thread safe, idempotent, returns at once.
+  void stop() noexcept;
+
+  // Counters plus the number of live connections. Thread safe.
+  [[nodiscard]] StatsSnapshot stats() const;
+  // Writes the counters to the log ("stats: active 3, ..."). Thread safe.
+  void log_stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tcp_server

@@ -1,0 +1,81 @@
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tcp_server {
+
+// Why a connection was refused before it was served.
+enum class RejectReason : std::size_t {
+  kConnectionLimit,  // --max-connections reached (overflow reject)
+  kPerIpLimit,       // --max-per-ip reached
+  kNoThread,         // no thread could be created for it
+  kDenied,           // access rules (--allow/--deny)
+  kProxyHeader,      // missing, malformed or slow PROXY protocol header
+  kCount
+};
+std::string_view to_string(RejectReason reason) noexcept;
+
+// Why a served connection ended.
+enum class CloseReason : std::size_t {
+  kPeerClosed,   // zero-length read
+  kIdleTimeout,  // nothing received for --idle-timeout
+  kSendTimeout,  // peer did not read our reply for --send-timeout
+  kReset,        // reset or broken pipe
+  kShutdown,     // the server is stopping
+  kError,        // any other socket error
+  kCount
+};
+std::string_view to_string(CloseReason reason) noexcept;
+
+// A consistent-enough copy of the counters (each read atomically, not all at one instant).
+struct StatsSnapshot {
+  std::uint64_t accepted = 0;
+  std::uint64_t active = 0;
+  std::uint64_t served = 0;  // connections that ended after being served
+  std::uint64_t messages = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t bytes_out = 0;
+  std::array<std::uint64_t, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
+  std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::kCount)> closed{};
+
+  [[nodiscard]] std::uint64_t rejected_total() const noexcept;
+};
+
+// "active 3, accepted 10, served 7, messages 55, bytes in 300 out 150, rejected 2
+// (connection-limit 2)". Reasons with a zero count are left out.
+std::string format_stats(const StatsSnapshot& stats);
+
+// Live counters, updated with relaxed atomics from every connection thread. Thread safe.
+class ServerStats {
+ public:
+  void on_accepted() noexcept { accepted_.fetch_add(1, kRelaxed); }
+  void on_message() noexcept { messages_.fetch_add(1, kRelaxed); }
+  void on_bytes_in(std::uint64_t n) noexcept { bytes_in_.fetch_add(n, kRelaxed); }
+  void on_bytes_out(std::uint64_t n) noexcept { bytes_out_.fetch_add(n, kRelaxed); }
+  void on_rejected(RejectReason reason) noexcept {
+    rejected_[static_cast<std::size_t>(reason)].fetch_add(1, kRelaxed);
+  }
+  void on_closed(CloseReason reason) noexcept {
+    served_.fetch_add(1, kRelaxed);
+    closed_[static_cast<std::size_t>(reason)].fetch_add(1, kRelaxed);
+  }
+  // active is left 0: the registry, not a counter, knows how many connections are live.
+  [[nodiscard]] StatsSnapshot snapshot() const noexcept;
+
+ private:
+  static constexpr auto kRelaxed = std::memory_order_relaxed;
+  std::atomic<std::uint64_t> accepted_{0};
+  std::atomic<std::uint64_t> served_{0};
+  std::atomic<std::uint64_t> messages_{0};
+  std::atomic<std::uint64_t> bytes_in_{0};
+  std::atomic<std::uint64_t> bytes_out_{0};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(RejectReason::kCount)>
+      rejected_{};
+  std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(CloseReason::kCount)> closed_{};
+};
+
+}  // namespace tcp_server

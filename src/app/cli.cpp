@@ -1,0 +1,203 @@
+#include "cli.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <map>
+#include <ostream>
+#include <string>
+
+#include "tcp_server/duration.hpp"
+#include "tcp_server/log_format.hpp"
+#include "tcp_server/reply_text.hpp"
+
+namespace tcp_server {
+namespace {
+
+constexpr const char* kProgram = "tcp_server";
+
+// A CLI11 transform that turns "30s"/"250ms"/"2m" into a millisecond count.
+CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto parsed = parse_duration(text);
+        if (!parsed) return "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 0 for off)";
+        text = std::to_string(parsed->count());
+        return {};
+      },
+      "DURATION");
+}
+
+void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                  const std::string& description) {
+  app.add_option_function<std::string>(
+         name,
+         [&target](const std::string& ms) { target = std::chrono::milliseconds(std::stoll(ms)); },
+         description)
+      ->transform(duration_validator())
+      ->default_str(target.count() == 0 ? "0 (off)" : std::to_string(target.count()) + "ms");
+}
+
+void print_error(std::ostream& err, const std::string& what) {
+  err << kProgram << ": error: " << what << ". Run with --help for usage.\n";
+}
+
+}  // namespace
+
+CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
+                               std::ostream& err) {
+  AppOptions options;
+  ServerConfig& config = options.server;
+
+  CLI::App app{
+      "A thread-per-connection TCP server: logs every message with its sender's address "
+      "and answers it (\"ok\" by default, or an echo).",
+      kProgram};
+  app.set_version_flag("--version", std::string(kProgram) + " " + TCP_SERVER_VERSION);
+  app.get_formatter()->column_width(34);
+
+  app.add_option("--host", config.listen.host,
+                 "Address or name to listen on; default: every interface, IPv4 and IPv6")
+      ->default_str("all");
+  app.add_option("--port,-p", config.listen.port, "TCP port; 0 lets the system choose")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  app.add_option("--backlog", config.listen.backlog, "Length of the kernel's accept queue")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
+  app.add_flag("--reuseport", config.listen.reuse_port,
+               "Set SO_REUSEPORT so several servers can share the port");
+
+  const std::map<std::string, ReplyMode> modes{{"ack", ReplyMode::kAck},
+                                               {"echo", ReplyMode::kEcho}};
+  app.add_option("--mode", config.mode,
+                 "ack: answer each message with --reply; echo: send back "
+                 "every byte received")
+      ->transform(CLI::CheckedTransformer(modes))
+      ->default_str("ack");
+  app.add_option("--reply", config.reply,
+                 "Answer in ack mode; escapes \\n \\r \\t \\0 \\\\ \\xHH. Line framing adds a "
+                 "newline")
+      ->capture_default_str()
+      ->transform(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              text = decode_reply_escapes(text);
+              return {};
+            } catch (const std::invalid_argument& error) {
+              return error.what();
+            }
+          },
+          "TEXT"));
+  const std::map<std::string, Framing> framings{{"line", Framing::kLine},
+                                                {"chunk", Framing::kChunk}};
+  app.add_option("--framing", config.framing,
+                 "line: one message per \\n-terminated line; chunk: one per read")
+      ->transform(CLI::CheckedTransformer(framings))
+      ->default_str("line");
+  app.add_option("--max-line", config.max_line,
+                 "Longest line kept (longer lines are answered once and logged truncated)")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("64KiB");
+
+  const std::map<std::string, spdlog::level::level_enum> levels{
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
+      {"error", spdlog::level::err},   {"off", spdlog::level::off}};
+  app.add_option("--log-level", options.log_level, "trace, debug, info, warn, error or off")
+      ->transform(CLI::CheckedTransformer(levels))
+      ->default_str("info");
+  bool quiet = false;
+  app.add_flag("--quiet,-q", quiet,
+               "Do not log payloads (connects, disconnects and errors are still logged)");
+  app.add_option("--log-payload-max", config.log_payload_max,
+                 "Bytes of a payload shown in its log line; the rest is counted")
+      ->capture_default_str()
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+  const std::map<std::string, TextEncoding> encodings{
+      {"utf-8", TextEncoding::kUtf8}, {"utf8", TextEncoding::kUtf8}, {"gbk", TextEncoding::kGbk}};
+  app.add_option("--encoding", config.encoding,
+                 "How to decode payloads for the log: utf-8 or gbk (replies are sent as given)")
+      ->transform(CLI::CheckedTransformer(encodings, CLI::ignore_case))
+      ->default_str("utf-8");
+
+  app.add_option("--max-connections", config.max_connections,
+                 "Most clients served at once; 0: as many as the fd limit allows")
+      ->capture_default_str();
+  app.add_option("--max-per-ip", config.max_per_ip,
+                 "Most clients from one IPv4 address or IPv6 /64; 0: no limit")
+      ->capture_default_str();
+  const std::map<std::string, OverflowPolicy> overflows{{"reject", OverflowPolicy::kReject},
+                                                        {"defer", OverflowPolicy::kDefer}};
+  app.add_option("--overflow", config.overflow,
+                 "At --max-connections: reject (send --reject-message, close) or defer (leave "
+                 "new clients queued in the kernel backlog, in order)")
+      ->transform(CLI::CheckedTransformer(overflows))
+      ->default_str("reject");
+  app.add_option("--reject-message", config.reject_message,
+                 "Sent to a refused client before closing (escapes as in --reply)")
+      ->transform(CLI::Validator(
+          [](std::string& text) -> std::string {
+            try {
+              text = decode_reply_escapes(text);
+              return {};
+            } catch (const std::invalid_argument& error) {
+              return error.what();
+            }
+          },
+          "TEXT"));
+  add_duration(app, "--idle-timeout", config.idle_timeout,
+               "Close a client that sends nothing for this long (e.g. 5m)");
+  add_duration(app, "--send-timeout", config.send_timeout,
+               "Close a client that does not read our reply for this long");
+  add_duration(app, "--drain-timeout", config.drain_timeout,
+               "On SIGTERM/SIGINT, how long clients in mid-message may take to finish");
+  add_duration(app, "--stats-interval", options.stats_interval,
+               "Log the counters this often (SIGUSR1 logs them at any time)");
+  app.add_flag("--keepalive", config.keepalive.enabled, "Enable TCP keepalive on client sockets");
+  app.add_option_function<int>(
+         "--keepalive-idle",
+         [&config](int seconds) { config.keepalive.idle = std::chrono::seconds(seconds); },
+         "Seconds of silence before the first keepalive probe")
+      ->check(CLI::Range(1, 32767))
+      ->default_str("60");
+  app.add_option_function<int>(
+         "--keepalive-interval",
+         [&config](int seconds) { config.keepalive.interval = std::chrono::seconds(seconds); },
+         "Seconds between keepalive probes")
+      ->check(CLI::Range(1, 32767))
+      ->default_str("10");
+  app.add_option("--keepalive-count", config.keepalive.probes,
+                 "Unanswered probes before the connection is dropped")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 127));
+  app.add_flag("--nodelay,!--no-nodelay", config.no_delay,
+               "TCP_NODELAY on client sockets, so small replies go out at once (default: on)");
+  app.add_option("--thread-stack", config.thread_stack, "Stack size of each client thread")
+      ->transform(CLI::AsSizeValue(false))
+      ->default_str("256KiB");
+
+  app.failure_message([](const CLI::App*, const CLI::Error& error) {
+    return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return {std::nullopt, error.get_exit_code() == 0 ? app.exit(error, out, err)
+                                                     : (app.exit(error, out, err), 2)};
+  }
+
+  config.log_payloads = !quiet;
+  if (config.encoding == TextEncoding::kGbk && !encoding_supported(TextEncoding::kGbk)) {
+    print_error(err, "--encoding gbk: this system's iconv cannot decode GBK");
+    return {std::nullopt, 2};
+  }
+  const auto problems = config.validate();
+  if (!problems.empty()) {
+    for (const auto& problem : problems) print_error(err, problem);
+    return {std::nullopt, 2};
+  }
+  return {std::move(options), 0};
+}
+
+}  // namespace tcp_server

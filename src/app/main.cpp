@@ -1,0 +1,157 @@
+// tcp_server: parse argv, set up the process (fd limit, signals, logger), run the server.
+#include <signal.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <thread>
+
+#include "cli.hpp"
+#include "signal_watcher.hpp"
+#include "tcp_server/server.hpp"
+#include "tcp_server/systemd.hpp"
+
+namespace {
+
+// Each connection costs an fd; the soft limit (often 1024) is far below what the hard limit
+// allows, so take all of it. Returns the soft limit in force afterwards.
+std::size_t raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+    ::getrlimit(RLIMIT_NOFILE, &limit);
+  }
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+// How often systemd's STATUS= line is refreshed when running under it.
+constexpr std::chrono::milliseconds kSystemdStatusInterval{5000};
+
+std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level) {
+  auto logger = std::make_shared<spdlog::logger>("tcp_server",
+                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
+  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_level(level);
+  logger->flush_on(spdlog::level::info);
+  return logger;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tcp_server;
+  CommandLine command_line = parse_command_line(argc, argv, std::cout, std::cerr);
+  if (!command_line.options) return command_line.exit_code;
+  AppOptions& options = *command_line.options;
+
+  // systemd socket activation: serve the socket we were handed instead of binding one.
+  int inherited_sockets = 0;
+  try {
+    inherited_sockets =
+        parse_listen_fds(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid());
+  } catch (const std::invalid_argument& error) {
+    std::cerr << "tcp_server: error: " << error.what() << '\n';
+    return 2;
+  }
+  if (inherited_sockets > 0) {
+    options.server.inherited_listen_fd = kListenFdsStart;
+    // Not for our children (sd_listen_fds(3) with unset_environment).
+    ::unsetenv("LISTEN_PID");
+    ::unsetenv("LISTEN_FDS");
+    ::unsetenv("LISTEN_FDNAMES");
+  }
+  const SystemdNotifier systemd = SystemdNotifier::from_environment();
+
+  const std::size_t fd_limit = raise_open_file_limit();
+  auto logger = make_logger(options.log_level);
+  if (options.server.max_connections + 32 > fd_limit && options.server.max_connections > 0) {
+    logger->warn(
+        "--max-connections {} is more than the open-file limit ({}) allows; clients "
+        "beyond it will wait in the backlog while accept() backs off",
+        options.server.max_connections, fd_limit);
+  }
+
+  if (inherited_sockets > 1) {
+    logger->warn("{} sockets inherited; serving the first (fd {}) only", inherited_sockets,
+                 kListenFdsStart);
+  }
+
+  try {
+    // Before any thread exists, so every thread inherits the blocked mask.
+    SignalWatcher signals({SIGINT, SIGTERM, SIGUSR1});
+    Server server(options.server, logger);
+    server.open();
+    systemd.notify("READY=1\nSTATUS=listening on " + server.local_endpoint().to_string());
+
+    std::exception_ptr run_failure;
+    std::thread serving([&] {
+      try {
+        server.run();
+      } catch (...) {
+        run_failure = std::current_exception();
+      }
+      signals.wake();
+    });
+
+    // Wake for periodic stats and for systemd's status line, whichever is due first.
+    using Clock = std::chrono::steady_clock;
+    const bool periodic_stats = options.stats_interval.count() > 0;
+    auto next_stats = Clock::now() + options.stats_interval;
+    auto next_status = Clock::now() + kSystemdStatusInterval;
+    bool stopping = false;
+    for (;;) {
+      auto next_due = Clock::time_point::max();
+      if (periodic_stats) next_due = next_stats;
+      if (systemd.enabled() && !stopping) next_due = std::min(next_due, next_status);
+      const auto timeout =
+          next_due == Clock::time_point::max()
+              ? std::chrono::milliseconds(-1)
+              : std::max(
+                    std::chrono::milliseconds(0),
+                    std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now()));
+      const int signal = signals.wait(timeout);
+      if (signal == SignalWatcher::kWoken) break;
+      if (signal == SignalWatcher::kTimedOut) {
+        const auto now = Clock::now();
+        if (periodic_stats && now >= next_stats) {
+          server.log_stats();
+          next_stats = now + options.stats_interval;
+        }
+        if (systemd.enabled() && now >= next_status) {
+          systemd.notify("STATUS=" + format_stats(server.stats()));
+          next_status = now + kSystemdStatusInterval;
+        }
+        continue;
+      }
+      if (signal == SIGUSR1) {
+        server.log_stats();
+        continue;
+      }
+      if (stopping) {
+        logger->warn("second {}: exiting now without waiting for clients", ::sigabbrev_np(signal));
+        logger->flush();
+        std::_Exit(1);
+      }
+      stopping = true;
+      systemd.notify("STOPPING=1\nSTATUS=draining");
+      logger->info("received SIG{}: shutting down (send it again to exit at once)",
+                   ::sigabbrev_np(signal));
+      server.stop();
+    }
+    serving.join();
+    if (run_failure) std::rethrow_exception(run_failure);
+    logger->flush();
+    return 0;
+  } catch (const std::exception& error) {
+    logger->flush();
+    std::cerr << "tcp_server: error: " << error.what() << '\n';
+    return 1;
+  }
+}

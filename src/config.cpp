@@ -1,0 +1,49 @@
+#include "tcp_server/config.hpp"
+
+#include <limits.h>
+#include <pthread.h>
+
+#include <algorithm>
+
+namespace tcp_server {
+namespace {
+
+constexpr std::size_t kMaxLineLimit = std::size_t{1} << 30;
+constexpr std::size_t kMaxThreadStack = std::size_t{1} << 30;
+// fds kept back from the connection budget: stdio, the listener, the eventfd, log files, and
+// headroom for the accept loop to keep working while every connection is open.
+constexpr std::size_t kReservedFds = 32;
+
+}  // namespace
+
+std::vector<std::string> ServerConfig::validate() const {
+  std::vector<std::string> problems;
+  if (listen.backlog < 1) problems.emplace_back("--backlog must be at least 1");
+  if (max_line < 1 || max_line > kMaxLineLimit) {
+    problems.emplace_back("--max-line must be between 1 and 1073741824 bytes");
+  }
+  if (mode == ReplyMode::kAck && reply.empty()) {
+    problems.emplace_back("--reply must not be empty in ack mode (use --mode echo to echo)");
+  }
+  if (thread_stack < static_cast<std::size_t>(PTHREAD_STACK_MIN) ||
+      thread_stack > kMaxThreadStack) {
+    problems.emplace_back("--thread-stack must be between " + std::to_string(PTHREAD_STACK_MIN) +
+                          " bytes and 1 GiB");
+  }
+  if (idle_timeout.count() < 0) problems.emplace_back("--idle-timeout must not be negative");
+  if (send_timeout.count() < 0) problems.emplace_back("--send-timeout must not be negative");
+  if (drain_timeout.count() < 0) problems.emplace_back("--drain-timeout must not be negative");
+  if (keepalive.enabled &&
+      (keepalive.idle.count() < 1 || keepalive.interval.count() < 1 || keepalive.probes < 1)) {
+    problems.emplace_back("--keepalive idle, interval and probes must each be at least 1");
+  }
+  return problems;
+}
+
+std::size_t effective_max_connections(const ServerConfig& config, std::size_t fd_limit) {
+  if (config.max_connections > 0) return config.max_connections;
+  return fd_limit > kReservedFds * 2 ? fd_limit - kReservedFds
+                                     : std::max<std::size_t>(fd_limit / 2, 1);
+}
+
+}  // namespace tcp_server

@@ -1,0 +1,187 @@
+#include "connection.hpp"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include "connection_registry.hpp"
+#include "server_log.hpp"
+#include "tcp_server/socket.hpp"
+
+namespace tcp_server {
+namespace {
+
+// One recv() per this many bytes at most; in chunk framing it is also the largest message.
+constexpr std::size_t kReceiveBufferSize = 16 * 1024;
+
+}  // namespace
+
+Connection::Connection(UniqueFd fd, Endpoint peer, ConnectionContext& context)
+    : fd_(std::move(fd)),
+      peer_(peer),
+      client_(peer),
+      client_text_(peer.to_string()),
+      context_(context),
+      started_(std::chrono::steady_clock::now()),
+      framer_(context.config.max_line),
+      formatter_(context.config.encoding, context.config.log_payload_max) {}
+
+void Connection::serve() noexcept {
+  Outcome outcome;
+  try {
+    configure_socket();
+    if (!context_.registry.admit(this, client_)) {
+      reject(RejectReason::kPerIpLimit,
+             fmt::format("{} connections from this address", context_.config.max_per_ip));
+      return;
+    }
+    context_.log.connected(client_text_);
+    outcome = serve_messages();
+  } catch (const std::exception& error) {
+    outcome = {CloseReason::kError, error.what()};
+  } catch (...) {
+    outcome = {CloseReason::kError, "unknown exception"};
+  }
+  finish(outcome);
+}
+
+void Connection::configure_socket() {
+  const ServerConfig& config = context_.config;
+  // Failures here are not worth ending the connection over: a socket the peer already reset
+  // fails the same way on its first recv(), which reports it properly.
+  (void)set_no_delay(fd_.get(), config.no_delay);
+  if (config.keepalive.enabled) (void)set_keepalive(fd_.get(), config.keepalive);
+  if (config.idle_timeout.count() > 0) (void)set_receive_timeout(fd_.get(), config.idle_timeout);
+  if (config.send_timeout.count() > 0) (void)set_send_timeout(fd_.get(), config.send_timeout);
+}
+
+Connection::Outcome Connection::serve_messages() {
+  const ServerConfig& config = context_.config;
+  const bool line_framing = config.framing == Framing::kLine;
+  std::vector<char> buffer(kReceiveBufferSize);
+  Outcome outcome;
+  for (;;) {
+    // Publish idleness before reading draining_; request_drain() does the reverse. With both
+    // sequentially consistent, at least one side sees the other, so an idle connection is
+    // either closed here or shut down by the drain, never left waiting.
+    const bool idle = framer_.empty();
+    idle_.store(idle);
+    if (idle && draining_.load()) return {CloseReason::kShutdown, {}};
+
+    const ReceiveResult received = receive_some(fd_.get(), buffer);
+    idle_.store(false);
+    if (received.error) return receive_error(received.error);
+    if (received.bytes == 0) break;
+
+    bytes_in_ += received.bytes;
+    context_.stats.on_bytes_in(received.bytes);
+    const std::string_view bytes(buffer.data(), received.bytes);
+    if (line_framing) {
+      framer_.append(bytes);
+      Frame frame;
+      while (framer_.next(frame) == FrameStatus::kFrame) {
+        handle_message(frame.payload, frame.dropped_bytes);
+      }
+    } else {
+      handle_message(bytes, 0);
+    }
+    const bool sent =
+        config.mode == ReplyMode::kEcho ? echo(bytes, outcome) : flush_replies(outcome);
+    if (!sent) return outcome;
+  }
+
+  // End of stream.
+  if (shut_down_by_server_.load()) {
+    if (framer_.empty()) return {CloseReason::kShutdown, {}};
+    return {CloseReason::kShutdown, "an unfinished line was dropped"};
+  }
+  // A peer that half-closes after an unterminated last line (printf 'hi' | nc -N) still gets
+  // that line logged and answered.
+  Frame last;
+  if (line_framing && framer_.finish(last)) {
+    handle_message(last.payload, last.dropped_bytes);
+    if (config.mode == ReplyMode::kAck) (void)flush_replies(outcome);
+  }
+  return {CloseReason::kPeerClosed, {}};
+}
+
+void Connection::handle_message(std::string_view payload, std::size_t dropped_bytes) {
+  ++messages_;
+  context_.stats.on_message();
+  if (context_.config.log_payloads) {
+    formatter_.format(display_, payload, dropped_bytes);
+    context_.log.message(client_text_, display_);
+  }
+  if (context_.config.mode == ReplyMode::kAck) replies_ += context_.ack;
+}
+
+bool Connection::flush_replies(Outcome& outcome) {
+  if (replies_.empty()) return true;
+  const std::error_code error = send_all(fd_.get(), replies_);
+  if (error) {
+    outcome = send_error(error);
+    return false;
+  }
+  context_.stats.on_bytes_out(replies_.size());
+  replies_.clear();
+  return true;
+}
+
+bool Connection::echo(std::string_view bytes, Outcome& outcome) {
+  const std::error_code error = send_all(fd_.get(), bytes);
+  if (error) {
+    outcome = send_error(error);
+    return false;
+  }
+  context_.stats.on_bytes_out(bytes.size());
+  return true;
+}
+
+Connection::Outcome Connection::receive_error(std::error_code error) const {
+  if (shut_down_by_server_.load()) return {CloseReason::kShutdown, {}};
+  if (is_timeout(error)) {
+    return {CloseReason::kIdleTimeout,
+            fmt::format("nothing received for {}", format_duration(context_.config.idle_timeout))};
+  }
+  if (is_peer_gone(error)) return {CloseReason::kReset, {}};
+  return {CloseReason::kError, "recv: " + error.message()};
+}
+
+Connection::Outcome Connection::send_error(std::error_code error) const {
+  if (shut_down_by_server_.load()) return {CloseReason::kShutdown, "reply not delivered"};
+  if (is_timeout(error)) {
+    return {CloseReason::kSendTimeout,
+            fmt::format("peer read nothing for {}", format_duration(context_.config.send_timeout))};
+  }
+  if (is_peer_gone(error)) return {CloseReason::kReset, {}};
+  return {CloseReason::kError, "send: " + error.message()};
+}
+
+void Connection::reject(RejectReason reason, std::string_view detail) {
+  const std::string& message = context_.config.reject_message;
+  if (!message.empty())
+    (void)::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  context_.registry.remove(this);
+  fd_.reset();
+  context_.stats.on_rejected(reason);
+  context_.log.rejected(client_text_, reason, detail);
+}
+
+void Connection::finish(const Outcome& outcome) {
+  context_.registry.remove(this);
+  fd_.reset();
+  context_.stats.on_closed(outcome.reason);
+  context_.log.disconnected(client_text_, std::chrono::steady_clock::now() - started_, messages_,
+                            bytes_in_, outcome.reason, outcome.note);
+}
+
+void Connection::request_drain() noexcept {
+  draining_.store(true);
+  if (idle_.load()) shut_down(SHUT_RD);
+}
+
+void Connection::shut_down(int how) noexcept {
+  shut_down_by_server_.store(true);
+  ::shutdown(fd_.get(), how);
+}
+
+}  // namespace tcp_server

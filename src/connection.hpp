@@ -1,0 +1,86 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tcp_server/config.hpp"
+#include "tcp_server/endpoint.hpp"
+#include "tcp_server/framing.hpp"
+#include "tcp_server/log_format.hpp"
+#include "tcp_server/stats.hpp"
+#include "tcp_server/unique_fd.hpp"
+
+namespace tcp_server {
+
+class ConnectionRegistry;
+class ServerLog;
+
+// What every connection of one server shares; outlives all of them.
+struct ConnectionContext {
+  const ServerConfig& config;
+  std::string ack;  // bytes sent per message in ack mode (reply text, plus '\n' for lines)
+  ServerLog& log;
+  ServerStats& stats;
+  ConnectionRegistry& registry;
+};
+
+// One client, served by one thread from accept to close. serve() is that thread's whole job;
+// request_drain() and shut_down() are called by the registry, under its lock, from other threads.
+class Connection {
+ public:
+  Connection(UniqueFd fd, Endpoint peer, ConnectionContext& context);
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Reads, logs and answers until the peer closes, a deadline passes or the server stops. Never
+  // throws. Removes itself from the registry before closing the socket.
+  void serve() noexcept;
+
+  // Drain: finish the message in progress, then close; an idle connection is closed now.
+  void request_drain() noexcept;
+  // Wakes the thread out of recv() (SHUT_RD) or send() too (SHUT_RDWR).
+  void shut_down(int how) noexcept;
+
+ private:
+  struct Outcome {
+    CloseReason reason = CloseReason::kPeerClosed;
+    std::string note;
+  };
+
+  void configure_socket();
+  Outcome serve_messages();
+  // Logs and answers one message; false when sending failed (outcome says why).
+  void handle_message(std::string_view payload, std::size_t dropped_bytes);
+  bool flush_replies(Outcome& outcome);
+  bool echo(std::string_view bytes, Outcome& outcome);
+  Outcome receive_error(std::error_code error) const;
+  Outcome send_error(std::error_code error) const;
+  void reject(RejectReason reason, std::string_view detail);
+  void finish(const Outcome& outcome);
+
+  UniqueFd fd_;
+  const Endpoint peer_;
+  Endpoint client_;          // the real client: peer_, or what a PROXY header says
+  std::string client_text_;  // client_.to_string(), computed once for every log line
+  ConnectionContext& context_;
+  const std::chrono::steady_clock::time_point started_;
+
+  LineFramer framer_;
+  PayloadFormatter formatter_;
+  std::string display_;  // reused: the payload as the log shows it
+  std::string replies_;  // reused: acks waiting to be sent in one send()
+  std::uint64_t messages_ = 0;
+  std::uint64_t bytes_in_ = 0;
+
+  // Shared with the registry's drain (sequentially consistent: see request_drain()).
+  std::atomic<bool> idle_{false};
+  std::atomic<bool> draining_{false};
+  std::atomic<bool> shut_down_by_server_{false};
+};
+
+}  // namespace tcp_server

@@ -1,0 +1,246 @@
+#include "tcp_server/server.hpp"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cstring>
+#include <optional>
+#include <stdexcept>
+
+#include "connection.hpp"
+#include "connection_registry.hpp"
+#include "connection_threads.hpp"
+#include "server_log.hpp"
+#include "tcp_server/listener.hpp"
+#include "tcp_server/socket.hpp"
+#include "waker.hpp"
+
+namespace tcp_server {
+namespace {
+
+// Threads kept parked for reuse, and for how long. Enough to absorb a churn of short
+// connections without pthread_create each time, few enough to cost little when idle.
+constexpr std::size_t kMaxParkedThreads = 256;
+constexpr auto kParkTime = std::chrono::seconds(10);
+// Back-off when accept() runs out of fds or memory: retrying at once would spin a core.
+constexpr auto kFirstBackOff = std::chrono::milliseconds(10);
+constexpr auto kMaxBackOff = std::chrono::milliseconds(1000);
+// After the drain deadline, SHUT_RD lets replies being written finish; this long after that,
+// SHUT_RDWR cuts off a peer that is not reading them.
+constexpr auto kForcedCloseGrace = std::chrono::seconds(1);
+
+std::size_t open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return static_cast<std::size_t>(limit.rlim_cur);
+}
+
+ServerConfig validated(ServerConfig config) {
+  const auto problems = config.validate();
+  if (problems.empty()) return config;
+  std::string message;
+  for (const auto& problem : problems) message += (message.empty() ? "" : "; ") + problem;
+  throw std::invalid_argument(message);
+}
+
+// In line framing every answer is a line, so netcat shows one per message; a reply that already
+// ends its line (e.g. "+PONG\r\n") is sent as given rather than with a second newline.
+std::string ack_bytes(const ServerConfig& config) {
+  if (config.framing == Framing::kLine && !config.reply.ends_with('\n')) return config.reply + '\n';
+  return config.reply;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
+      : config(validated(std::move(server_config))),
+        log(std::move(logger)),
+        registry(config.max_per_ip, [this] { on_connection_removed(); }),
+        threads(config.thread_stack, kMaxParkedThreads, kParkTime),
+        context{config, ack_bytes(config), log, stats, registry} {}
+
+  void accept_loop();
+  void accept_ready();
+  void start_connection(UniqueFd fd, const Endpoint& peer);
+  void refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason, std::string_view detail);
+  void drain();
+  void on_connection_removed() {
+    if (config.overflow == OverflowPolicy::kDefer) waker.notify();
+  }
+
+  const ServerConfig config;
+  ServerLog log;
+  ServerStats stats;
+  Waker waker;
+  ConnectionRegistry registry;
+  ConnectionThreads threads;
+  ConnectionContext context;
+  std::optional<Listener> listener;
+  std::size_t max_connections = 0;
+  std::atomic<bool> stop_requested{false};
+  // accept() back-off: the current step persists across periods so repeated failures double it;
+  // backing_off is true while the listener is left out of poll().
+  std::chrono::milliseconds back_off_step{0};
+  bool backing_off = false;
+};
+
+Server::Server(ServerConfig config, std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(logger))) {}
+
+Server::~Server() {
+  // run() may never have been called; anything it started is joined by the members' destructors
+  // (ConnectionThreads joins its threads).
+  stop();
+}
+
+void Server::open() {
+  Impl& impl = *impl_;
+  if (impl.config.inherited_listen_fd >= 0) {
+    impl.listener = Listener::adopt(UniqueFd(impl.config.inherited_listen_fd));
+  } else {
+    impl.listener = Listener::open(impl.config.listen);
+  }
+  impl.max_connections = effective_max_connections(impl.config, open_file_limit());
+  impl.log.listening(impl.listener->local_endpoint(), impl.listener->inherited(),
+                     impl.max_connections);
+}
+
+Endpoint Server::local_endpoint() const {
+  return impl_->listener ? impl_->listener->local_endpoint() : Endpoint();
+}
+
+void Server::run() {
+  if (!impl_->listener) throw std::logic_error("Server::run() before open()");
+  std::exception_ptr failure;
+  try {
+    impl_->accept_loop();
+  } catch (const std::exception& error) {
+    // Clients already connected are still drained and joined before the failure is reported.
+    impl_->log.logger().error("accept loop failed: {}", error.what());
+    failure = std::current_exception();
+  }
+  impl_->drain();
+  if (failure) std::rethrow_exception(failure);
+}
+
+void Server::stop() noexcept {
+  impl_->stop_requested.store(true);
+  impl_->waker.notify();
+}
+
+StatsSnapshot Server::stats() const {
+  StatsSnapshot snapshot = impl_->stats.snapshot();
+  snapshot.active = impl_->registry.size();
+  return snapshot;
+}
+
+void Server::log_stats() const {
+  impl_->log.stats("stats", stats());
+}
+
+void Server::Impl::accept_loop() {
+  while (!stop_requested.load()) {
+    const bool deferring =
+        config.overflow == OverflowPolicy::kDefer && registry.size() >= max_connections;
+    const bool accepting = !deferring && !backing_off;
+    pollfd fds[2] = {{waker.fd(), POLLIN, 0}, {accepting ? listener->fd() : -1, POLLIN, 0}};
+    const int timeout = backing_off ? static_cast<int>(back_off_step.count()) : -1;
+    const int ready = retry_on_eintr([&] { return ::poll(fds, 2, timeout); });
+    if (ready < 0) throw std::system_error(errno_code(errno), "poll");
+    if (fds[0].revents != 0) waker.clear();
+    if (ready == 0) {  // the back-off period is over
+      backing_off = false;
+      continue;
+    }
+    if (accepting && fds[1].revents != 0) accept_ready();
+  }
+}
+
+void Server::Impl::accept_ready() {
+  // Take what is queued now, but return to poll() regularly so stop() is seen under a flood.
+  for (int taken = 0; taken < 64 && !stop_requested.load(); ++taken) {
+    if (config.overflow == OverflowPolicy::kDefer && registry.size() >= max_connections) return;
+    Listener::Accepted accepted = listener->accept();
+    if (accepted.error == 0) {
+      if (std::exchange(back_off_step, std::chrono::milliseconds(0)).count() > 0) {
+        log.accept_recovered();
+      }
+      stats.on_accepted();
+      start_connection(std::move(accepted.fd), accepted.peer);
+      continue;
+    }
+    switch (classify_accept_error(accepted.error)) {
+      case AcceptErrorAction::kRetry:
+        continue;
+      case AcceptErrorAction::kWait:
+        return;
+      case AcceptErrorAction::kBackOff:
+        back_off_step = std::clamp(back_off_step * 2, kFirstBackOff, kMaxBackOff);
+        backing_off = true;
+        log.accept_failing(accepted.error, back_off_step);
+        return;
+      case AcceptErrorAction::kStop:
+        throw std::system_error(errno_code(accepted.error), "accept");
+    }
+  }
+}
+
+void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
+  if (registry.size() >= max_connections) {
+    refuse(std::move(fd), peer, RejectReason::kConnectionLimit,
+           fmt::format("{} connections open", max_connections));
+    return;
+  }
+  auto connection = std::make_shared<Connection>(std::move(fd), peer, context);
+  registry.add(connection.get());
+  const int error = threads.start([connection] { connection->serve(); });
+  if (error == 0) return;
+  // The job never ran: the connection is still ours to undo.
+  registry.remove(connection.get());
+  stats.on_rejected(RejectReason::kNoThread);
+  log.rejected(peer.to_string(), RejectReason::kNoThread, std::strerror(error));
+}
+
+void Server::Impl::refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason,
+                          std::string_view detail) {
+  if (!config.reject_message.empty()) {
+    // Best effort and never blocking: the accept loop must not wait on a refused client.
+    (void)::send(fd.get(), config.reject_message.data(), config.reject_message.size(),
+                 MSG_NOSIGNAL | MSG_DONTWAIT);
+  }
+  fd.reset();
+  stats.on_rejected(reason);
+  log.rejected(peer.to_string(), reason, detail);
+}
+
+void Server::Impl::drain() {
+  const auto started = std::chrono::steady_clock::now();
+  // An inherited listener stays open: its owner (systemd) keeps queueing clients for the next
+  // instance. Our own is closed so that new clients are refused at once rather than queued.
+  if (!listener->inherited()) listener.reset();
+  const std::size_t open_connections = registry.size();
+  log.logger().info("stopping: no longer accepting; {} connection{} open, drain up to {}",
+                    open_connections, open_connections == 1 ? "" : "s",
+                    format_duration(config.drain_timeout));
+  registry.begin_drain();
+  if (!registry.wait_until_empty(started + config.drain_timeout)) {
+    log.logger().warn("drain deadline passed; closing {} connection{}", registry.size(),
+                      registry.size() == 1 ? "" : "s");
+    registry.shut_down_all(SHUT_RD);
+    if (!registry.wait_until_empty(std::chrono::steady_clock::now() + kForcedCloseGrace)) {
+      registry.shut_down_all(SHUT_RDWR);
+    }
+  }
+  threads.join_all();  // every connection has returned from serve() once this returns
+  StatsSnapshot summary = stats.snapshot();
+  summary.active = registry.size();
+  log.stats(fmt::format("stopped after a {} drain",
+                        format_duration(std::chrono::steady_clock::now() - started)),
+            summary);
+}
+
+}  // namespace tcp_server

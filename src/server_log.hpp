@@ -1,0 +1,57 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <array>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "tcp_server/endpoint.hpp"
+#include "tcp_server/stats.hpp"
+
+namespace tcp_server {
+
+// Every line the server writes, in one place, so the wording stays greppable and one day a
+// JSON form can replace the text form without touching the connection code. Thread safe.
+class ServerLog {
+ public:
+  explicit ServerLog(std::shared_ptr<spdlog::logger> logger);
+
+  [[nodiscard]] spdlog::logger& logger() noexcept { return *logger_; }
+
+  void listening(const Endpoint& local, bool inherited, std::size_t max_connections);
+  void connected(std::string_view peer);
+  void message(std::string_view peer, std::string_view display_payload);
+  void disconnected(std::string_view peer, std::chrono::steady_clock::duration lifetime,
+                    std::uint64_t messages, std::uint64_t bytes_in, CloseReason reason,
+                    std::string_view note);
+  // At most one line per reason per second; the next line says how many were not logged.
+  void rejected(std::string_view peer, RejectReason reason, std::string_view detail);
+  // At most one line per ten seconds, with the count of failures since the last line.
+  void accept_failing(int error, std::chrono::milliseconds retry_in);
+  void accept_recovered();
+  void stats(std::string_view label, const StatsSnapshot& snapshot);
+
+ private:
+  struct Throttle {
+    std::chrono::steady_clock::time_point next_allowed{};
+    std::uint64_t suppressed = 0;
+  };
+  // True when a line may be written now; suppressed receives the count skipped before it.
+  bool allow(Throttle& throttle, std::chrono::steady_clock::duration interval,
+             std::uint64_t& suppressed);
+
+  std::shared_ptr<spdlog::logger> logger_;
+  std::mutex throttle_mutex_;
+  std::array<Throttle, static_cast<std::size_t>(RejectReason::kCount)> reject_throttles_{};
+  Throttle accept_throttle_;
+  bool accept_failing_ = false;
+};
+
+// "3.2 s", "0.004 s", "125 s": short, one decimal from a second on.
+std::string format_duration(std::chrono::steady_clock::duration duration);
+
+}  // namespace tcp_server
