@@ -1,0 +1,215 @@
+// Connection limits, deadlines and hostile input, against an in-process server.
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "eventually.hpp"
+#include "running_server.hpp"
+#include "tcp_server/socket.hpp"
+#include "test_client.hpp"
+
+namespace tcp_server::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string round_trip(TestClient& client, const std::string& line) {
+  client.send(line + "\n");
+  return client.read_line();
+}
+
+TEST(ConnectionLimit, RejectPolicyRefusesClientNPlusOneWithTheMessageThenFreesTheSlot) {
+  ServerConfig config = loopback_config();
+  config.max_connections = 2;
+  config.overflow = OverflowPolicy::kReject;
+  config.reject_message = "busy, try later\n";
+  RunningServer running(config);
+  auto first = std::make_unique<TestClient>(running.endpoint());
+  TestClient second(running.endpoint());
+  EXPECT_EQ(round_trip(*first, "1"), "ok\n");
+  EXPECT_EQ(round_trip(second, "2"), "ok\n");
+
+  TestClient third(running.endpoint());
+  EXPECT_EQ(third.read_line(), "busy, try later\n");
+  EXPECT_TRUE(third.wait_for_close());
+  EXPECT_EQ(
+      running.server().stats().rejected[static_cast<std::size_t>(RejectReason::kConnectionLimit)],
+      1u);
+  EXPECT_TRUE(running.log().wait_for("rejected: connection-limit"));
+
+  first.reset();  // frees one slot
+  ASSERT_TRUE(running.log().wait_for("disconnected"));
+  TestClient fourth(running.endpoint());
+  EXPECT_EQ(round_trip(fourth, "4"), "ok\n");
+  // Exactly once: the slot is taken again, so the next client is refused.
+  TestClient fifth(running.endpoint());
+  EXPECT_EQ(fifth.read_line(), "busy, try later\n");
+}
+
+TEST(ConnectionLimit, DeferPolicyQueuesClientNPlusOneUntilASlotFrees) {
+  ServerConfig config = loopback_config();
+  config.max_connections = 2;
+  config.overflow = OverflowPolicy::kDefer;
+  RunningServer running(config);
+  auto first = std::make_unique<TestClient>(running.endpoint());
+  TestClient second(running.endpoint());
+  EXPECT_EQ(round_trip(*first, "1"), "ok\n");
+  EXPECT_EQ(round_trip(second, "2"), "ok\n");
+
+  TestClient third(running.endpoint());  // completes in the kernel backlog
+  third.send("3\n");
+  EXPECT_EQ(third.read_available(200ms), "");  // not served while both slots are taken
+  EXPECT_EQ(running.server().stats().accepted, 2u);
+
+  first.reset();
+  EXPECT_EQ(third.read_line(), "ok\n");
+  EXPECT_EQ(running.server().stats().rejected_total(), 0u);
+}
+
+TEST(ConnectionLimit, OneSlotWithDeferServesThreeClientsStrictlyInTurn) {
+  ServerConfig config = loopback_config();
+  config.max_connections = 1;
+  config.overflow = OverflowPolicy::kDefer;
+  RunningServer running(config);
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<TestClient>(running.endpoint()));
+    clients.back()->send("client " + std::to_string(i) + "\n");
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(clients[i]->read_line(), "ok\n") << i;
+    for (int later = i + 1; later < 3; ++later) {
+      EXPECT_EQ(clients[later]->read_available(50ms), "") << later << " served before " << i;
+    }
+    clients[i]->shutdown_write();
+    EXPECT_TRUE(clients[i]->wait_for_close());
+  }
+  const auto messages = running.log().lines_containing(" client ");
+  ASSERT_EQ(messages.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NE(messages[i].find("client " + std::to_string(i)), std::string::npos) << messages[i];
+  }
+}
+
+TEST(PerIpLimit, ThirdClientFromOneAddressIsRefusedWhileAnotherAddressIsServed) {
+  ServerConfig config = loopback_config();
+  config.max_per_ip = 2;
+  config.reject_message = "too many from you\n";
+  RunningServer running(config);
+  const Endpoint home = *Endpoint::from_ip("127.0.0.1", 0);
+  const Endpoint neighbour = *Endpoint::from_ip("127.0.0.2", 0);
+  auto first = std::make_unique<TestClient>(running.endpoint(), home);
+  TestClient second(running.endpoint(), home);
+  EXPECT_EQ(round_trip(*first, "1"), "ok\n");
+  EXPECT_EQ(round_trip(second, "2"), "ok\n");
+
+  TestClient third(running.endpoint(), home);
+  EXPECT_EQ(third.read_line(), "too many from you\n");
+  EXPECT_TRUE(third.wait_for_close());
+  TestClient other(running.endpoint(), neighbour);
+  EXPECT_EQ(round_trip(other, "from .2"), "ok\n");
+
+  first.reset();
+  ASSERT_TRUE(running.log().wait_for("disconnected"));
+  TestClient again(running.endpoint(), home);
+  EXPECT_EQ(round_trip(again, "again"), "ok\n");
+  EXPECT_EQ(running.server().stats().rejected[static_cast<std::size_t>(RejectReason::kPerIpLimit)],
+            1u);
+}
+
+TEST(IdleTimeout, SlowlorisConnectionsAreClosedWhileANewClientIsServed) {
+  ServerConfig config = loopback_config();
+  config.idle_timeout = 3s;
+  config.log_payloads = false;
+  RunningServer running(config);
+  constexpr int kIdle = 300;
+  std::vector<std::unique_ptr<TestClient>> idle;
+  for (int i = 0; i < kIdle; ++i) {
+    idle.push_back(std::make_unique<TestClient>(running.endpoint()));
+    if (i % 2 == 0) idle.back()->send("GET / HTTP/1.1\r\nHost: x");  // a line that never ends
+  }
+  ASSERT_TRUE(running.log().wait_for("connected", kIdle));
+  TestClient fresh(running.endpoint());
+  EXPECT_EQ(round_trip(fresh, "am I served?"), "ok\n");
+  EXPECT_TRUE(running.log().lines_containing("idle timeout").empty());  // served before any closed
+
+  ASSERT_TRUE(running.log().wait_for("(idle timeout: nothing received for 3.0 s)", kIdle, 30s));
+  for (auto& client : idle) EXPECT_TRUE(client->wait_for_close(5s));
+}
+
+TEST(SendTimeout, APeerThatNeverReadsIsDroppedAndOthersAreServed) {
+  ServerConfig config = loopback_config();
+  config.mode = ReplyMode::kEcho;
+  config.framing = Framing::kChunk;
+  config.log_payloads = false;
+  config.send_timeout = 500ms;
+  RunningServer running(config);
+  TestClient hog(running.endpoint());
+  const int small = 4096;
+  ::setsockopt(hog.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  // Write until the server's echo fills every buffer on the way back and it stops reading us.
+  std::thread writer([&] {
+    const std::string block(64 * 1024, 'x');
+    try {
+      for (int i = 0; i < 2000; ++i) hog.send(block);  // bounded: 128 MiB at most
+    } catch (const std::exception&) {
+      // the server dropped us: expected
+    }
+  });
+  TestClient other(running.endpoint());
+  EXPECT_EQ(round_trip(other, "still responsive"), "still responsive\n");
+  EXPECT_TRUE(running.log().wait_for("(send timeout: peer read nothing for 0.500 s)", 1, 20s));
+  writer.join();
+  EXPECT_EQ(round_trip(other, "after"), "after\n");
+}
+
+std::size_t resident_kib() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      std::size_t kib = 0;
+      status >> kib;
+      return kib;
+    }
+    status.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+TEST(HostileInput, FiftyMegabyteLineJunkAndEscapesKeepMemoryBoundedAndOthersServed) {
+  ServerConfig config = loopback_config();
+  RunningServer running(config);
+  TestClient bystander(running.endpoint());
+  TestClient attacker(running.endpoint());
+  const std::size_t before = resident_kib();
+  std::string junk(1 << 20, '\0');
+  for (std::size_t i = 0; i < junk.size(); ++i) {
+    junk[i] = static_cast<char>(i % 251 == 0 ? 'A' : (i * 131) % 256);
+    if (junk[i] == '\n') junk[i] = '\x1b';
+  }
+  for (int i = 0; i < 50; ++i) {
+    attacker.send(junk);
+    if (i % 10 == 0) {
+      EXPECT_EQ(round_trip(bystander, "tick"), "ok\n");
+    }
+  }
+  ASSERT_TRUE(eventually([&] { return running.server().stats().bytes_in >= 50u << 20; }, 30s));
+  const std::size_t after = resident_kib();
+  // 50 MiB went in; what the server keeps is one --max-line (64 KiB) plus buffers.
+  EXPECT_LT(after, before + 16 * 1024) << "RSS grew from " << before << " to " << after << " KiB";
+  attacker.send("\n");
+  EXPECT_EQ(attacker.read_line(), "ok\n");  // one answer for the one (overlong) line
+  ASSERT_TRUE(running.log().wait_for("(+52428"));
+  for (const auto& line : running.log().lines()) {
+    for (const char c : line) ASSERT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f);
+  }
+  EXPECT_EQ(round_trip(bystander, "done"), "ok\n");
+}
+
+}  // namespace
+}  // namespace tcp_server::testing

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tcp_server/unique_fd.hpp"
+
+namespace tcp_server::testing {
+
+// A child process (the real tcp_server binary) with stdout and stderr on pipes that a reader
+// thread drains continuously, so a chatty child never blocks on a full pipe. Every wait is
+// bounded. The destructor kills (SIGKILL) and reaps a child still running, so a failing test
+// never leaves a server behind; it only ever signals the pid it started.
+class Subprocess {
+ public:
+  // open_file_limit > 0 sets both the soft and the hard RLIMIT_NOFILE of the child.
+  explicit Subprocess(const std::vector<std::string>& argv, long open_file_limit = 0);
+  ~Subprocess();
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+
+  // The next stdout line (after the last one this returned) containing text; nullopt on
+  // timeout or when stdout closes first.
+  std::optional<std::string> wait_for_stdout_line(const std::string& text,
+                                                  std::chrono::milliseconds timeout);
+  void send_signal(int signal);
+  // Exit status (or 128 + signal); nullopt when it has not exited within timeout.
+  std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
+
+  [[nodiscard]] std::string stdout_text() const;
+  [[nodiscard]] std::string stderr_text() const;
+  [[nodiscard]] pid_t pid() const { return pid_; }
+
+ private:
+  void drain_pipes();
+
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  UniqueFd stdout_pipe_;
+  UniqueFd stderr_pipe_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::string stdout_;
+  std::string stderr_;
+  bool pipes_closed_ = false;
+  std::size_t stdout_scanned_ = 0;
+  std::thread reader_;
+};
+
+// Starts the server binary's output scan: the port from its "listening on 127.0.0.1:N" line.
+// Throws with the child's stderr when the line does not come.
+std::uint16_t announced_port(Subprocess& server);
+
+// Runs argv to completion (bounded), returning {exit status, stdout, stderr}.
+struct Completed {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+Completed run_to_completion(const std::vector<std::string>& argv,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(20));
+
+}  // namespace tcp_server::testing

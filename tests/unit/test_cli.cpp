@@ -1,0 +1,142 @@
+#include "cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace tcp_server {
+namespace {
+
+struct Parsed {
+  CommandLine result;
+  std::string out;
+  std::string err;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "tcp_server");
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  std::ostringstream err;
+  Parsed parsed;
+  parsed.result = parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
+  parsed.out = out.str();
+  parsed.err = err.str();
+  return parsed;
+}
+
+TEST(CommandLine, DefaultsMatchTheDocumentedOnes) {
+  const auto parsed = parse({});
+  ASSERT_TRUE(parsed.result.options.has_value()) << parsed.err;
+  const ServerConfig& config = parsed.result.options->server;
+  EXPECT_EQ(config.listen.host, "");
+  EXPECT_EQ(config.listen.port, 9090);
+  EXPECT_EQ(config.listen.backlog, 128);
+  EXPECT_EQ(config.mode, ReplyMode::kAck);
+  EXPECT_EQ(config.reply, "ok");
+  EXPECT_EQ(config.framing, Framing::kLine);
+  EXPECT_EQ(config.max_line, 64u * 1024u);
+  EXPECT_TRUE(config.log_payloads);
+  EXPECT_TRUE(config.no_delay);
+  EXPECT_EQ(config.encoding, TextEncoding::kUtf8);
+  EXPECT_EQ(parsed.result.options->log_level, spdlog::level::info);
+}
+
+TEST(CommandLine, OptionsLandInTheConfig) {
+  const auto parsed = parse({"--host",
+                             "::1",
+                             "--port",
+                             "0",
+                             "--backlog",
+                             "7",
+                             "--mode",
+                             "echo",
+                             "--framing",
+                             "chunk",
+                             "--max-line",
+                             "2KiB",
+                             "--quiet",
+                             "--encoding",
+                             "GBK",
+                             "--idle-timeout",
+                             "1.5s",
+                             "--send-timeout",
+                             "250ms",
+                             "--drain-timeout",
+                             "2m",
+                             "--no-nodelay",
+                             "--thread-stack",
+                             "128KiB",
+                             "--max-connections",
+                             "10",
+                             "--max-per-ip",
+                             "2",
+                             "--overflow",
+                             "defer",
+                             "--keepalive",
+                             "--keepalive-idle",
+                             "30",
+                             "--log-level",
+                             "warn",
+                             "--stats-interval",
+                             "10s"});
+  ASSERT_TRUE(parsed.result.options.has_value()) << parsed.err;
+  const AppOptions& options = *parsed.result.options;
+  const ServerConfig& config = options.server;
+  EXPECT_EQ(config.listen.host, "::1");
+  EXPECT_EQ(config.listen.port, 0);
+  EXPECT_EQ(config.listen.backlog, 7);
+  EXPECT_EQ(config.mode, ReplyMode::kEcho);
+  EXPECT_EQ(config.framing, Framing::kChunk);
+  EXPECT_EQ(config.max_line, 2048u);
+  EXPECT_FALSE(config.log_payloads);
+  EXPECT_EQ(config.encoding, TextEncoding::kGbk);
+  EXPECT_EQ(config.idle_timeout, std::chrono::milliseconds(1500));
+  EXPECT_EQ(config.send_timeout, std::chrono::milliseconds(250));
+  EXPECT_EQ(config.drain_timeout, std::chrono::minutes(2));
+  EXPECT_FALSE(config.no_delay);
+  EXPECT_EQ(config.thread_stack, 128u * 1024u);
+  EXPECT_EQ(config.max_connections, 10u);
+  EXPECT_EQ(config.max_per_ip, 2u);
+  EXPECT_EQ(config.overflow, OverflowPolicy::kDefer);
+  EXPECT_TRUE(config.keepalive.enabled);
+  EXPECT_EQ(config.keepalive.idle, std::chrono::seconds(30));
+  EXPECT_EQ(options.log_level, spdlog::level::warn);
+  EXPECT_EQ(options.stats_interval, std::chrono::seconds(10));
+}
+
+TEST(CommandLine, ReplyEscapesAreDecoded) {
+  const auto parsed = parse({"--reply", "ok\\t\\xe4\\xbd\\xa0\\r\\n"});
+  ASSERT_TRUE(parsed.result.options.has_value()) << parsed.err;
+  EXPECT_EQ(parsed.result.options->server.reply, "ok\t\xe4\xbd\xa0\r\n");
+}
+
+TEST(CommandLine, ErrorsAreOneLineOnStderrWithExitCodeTwo) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--port", "65536"},
+                                               {"--port", "-1"},
+                                               {"--framing", "xml"},
+                                               {"--reply", "\\x4"},
+                                               {"--reply", ""},
+                                               {"--thread-stack", "1KiB"},
+                                               {"extra"},
+                                               {"--send-timeout", "-3s"}}) {
+    const auto parsed = parse(args);
+    EXPECT_FALSE(parsed.result.options.has_value()) << args[0];
+    EXPECT_EQ(parsed.result.exit_code, 2) << args[0];
+    EXPECT_EQ(std::count(parsed.err.begin(), parsed.err.end(), '\n'), 1) << parsed.err;
+    EXPECT_EQ(parsed.err.rfind("tcp_server: error: ", 0), 0u) << parsed.err;
+    EXPECT_EQ(parsed.out, "");
+  }
+}
+
+TEST(CommandLine, HelpGoesToStdoutWithExitCodeZero) {
+  const auto parsed = parse({"--help"});
+  EXPECT_FALSE(parsed.result.options.has_value());
+  EXPECT_EQ(parsed.result.exit_code, 0);
+  EXPECT_NE(parsed.out.find("--drain-timeout"), std::string::npos);
+  EXPECT_EQ(parsed.err, "");
+}
+
+}  // namespace
+}  // namespace tcp_server

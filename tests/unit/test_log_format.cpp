@@ -1,0 +1,95 @@
+#include "tcp_server/log_format.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace tcp_server {
+namespace {
+
+constexpr std::size_t kUnlimited = 1 << 20;
+
+TEST(EscapeForLog, KeepsPrintableTextIncludingChinese) {
+  EXPECT_EQ(escape_for_log("hello, 问题正在处理中", kUnlimited), "hello, 问题正在处理中");
+}
+
+TEST(EscapeForLog, EscapesControlsBackslashAndDelete) {
+  EXPECT_EQ(escape_for_log(std::string("a\nb\rc\td\\e\x1b[2J\x7f\0", 15), kUnlimited),
+            "a\\nb\\rc\\td\\\\e\\x1b[2J\\x7f\\x00");
+}
+
+TEST(EscapeForLog, InvalidUtf8BytesAreShownAsHex) {
+  // GBK for 你好, a lone continuation byte, an overlong '/', and a UTF-16 surrogate.
+  EXPECT_EQ(escape_for_log("\xc4\xe3\xba\xc3", kUnlimited), "\\xc4\\xe3\\xba\\xc3");
+  EXPECT_EQ(escape_for_log("\x80", kUnlimited), "\\x80");
+  EXPECT_EQ(escape_for_log("\xc0\xaf", kUnlimited), "\\xc0\\xaf");
+  EXPECT_EQ(escape_for_log("\xed\xa0\x80", kUnlimited), "\\xed\\xa0\\x80");
+  EXPECT_EQ(escape_for_log("\xe4\xbd", kUnlimited), "\\xe4\\xbd");
+}
+
+TEST(EscapeForLog, C1BidiAndLineSeparatorsAreShownAsCodePoints) {
+  EXPECT_EQ(escape_for_log("\xc2\x85", kUnlimited), "\\u{0085}");
+  EXPECT_EQ(escape_for_log("user\xe2\x80\xaegnp.exe", kUnlimited), "user\\u{202E}gnp.exe");
+  EXPECT_EQ(escape_for_log("a\xe2\x80\xa8z", kUnlimited), "a\\u{2028}z");
+  EXPECT_EQ(escape_for_log("\xe2\x81\xa6", kUnlimited), "\\u{2066}");
+}
+
+TEST(EscapeForLog, TruncatesWithoutCuttingACharacterAndCountsWhatItLeftOut) {
+  EXPECT_EQ(escape_for_log("abcdef", 4), "abcd...(+2 bytes)");
+  // 你 is three bytes: four allowed bytes fit "a" and one whole character.
+  EXPECT_EQ(escape_for_log("a你好", 4), "a你...(+3 bytes)");
+  EXPECT_EQ(escape_for_log("a你好", 3), "a...(+6 bytes)");
+  EXPECT_EQ(escape_for_log("abc", 3), "abc");
+}
+
+TEST(EscapeForLog, ExtraDroppedBytesAddToTheCount) {
+  std::string out = "prefix ";
+  append_escaped_for_log(out, "abcd", 256, 10);
+  EXPECT_EQ(out, "prefix abcd...(+10 bytes)");
+}
+
+TEST(EscapeForLog, OutputNeverHoldsAControlByte) {
+  std::string every_byte;
+  for (int b = 0; b < 256; ++b) every_byte += static_cast<char>(b);
+  const std::string shown = escape_for_log(every_byte, kUnlimited);
+  for (char c : shown) {
+    const auto byte = static_cast<unsigned char>(c);
+    EXPECT_FALSE(byte < 0x20 || byte == 0x7f) << "raw byte " << int(byte);
+  }
+}
+
+TEST(PayloadFormatter, Utf8IsTheDefaultEscaping) {
+  PayloadFormatter formatter(TextEncoding::kUtf8, 256);
+  std::string out = "stale";
+  formatter.format(out, "hi\n", 0);
+  EXPECT_EQ(out, "hi\\n");
+}
+
+TEST(PayloadFormatter, GbkIsDecodedForTheLog) {
+  if (!encoding_supported(TextEncoding::kGbk)) GTEST_SKIP() << "iconv has no GBK here";
+  PayloadFormatter formatter(TextEncoding::kGbk, 256);
+  std::string out;
+  // "ok,问题正在处理中..." as the original tutorial sent it, in GBK.
+  formatter.format(out, "ok,\xce\xca\xcc\xe2\xd5\xfd\xd4\xda\xb4\xa6\xc0\xed\xd6\xd0...");
+  EXPECT_EQ(out, "ok,问题正在处理中...");
+}
+
+TEST(PayloadFormatter, InvalidGbkBytesAndControlsAreEscaped) {
+  if (!encoding_supported(TextEncoding::kGbk)) GTEST_SKIP() << "iconv has no GBK here";
+  PayloadFormatter formatter(TextEncoding::kGbk, 256);
+  std::string out;
+  formatter.format(out, "\xc4\xe3\xff\x1b[m\xc4");
+  EXPECT_EQ(out, "你\\xff\\x1b[m\\xc4");
+}
+
+TEST(PayloadFormatter, GbkTruncationCountsBytesNotShown) {
+  if (!encoding_supported(TextEncoding::kGbk)) GTEST_SKIP() << "iconv has no GBK here";
+  PayloadFormatter formatter(TextEncoding::kGbk, 3);
+  std::string out;
+  // 你好 is four GBK bytes; three allowed bytes fit one character.
+  formatter.format(out, "\xc4\xe3\xba\xc3", 5);
+  EXPECT_EQ(out, "你...(+7 bytes)");
+}
+
+}  // namespace
+}  // namespace tcp_server
