@@ -1,0 +1,45 @@
+// Arbitrary peer bytes through the log formatters: the result must never hold a raw control byte
+// or invalid UTF-8, and must stay within its size bound.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+#include "tcp_server/log_format.hpp"
+
+namespace {
+
+bool is_valid_utf8_without_controls(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x20 || lead == 0x7f) return false;
+    std::size_t length = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+    if (lead >= 0x80 && lead < 0xC2) return false;
+    if (i + length > text.size()) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    // C1 controls must have been escaped.
+    if (lead == 0xC2 && static_cast<unsigned char>(text[i + 1]) < 0xA0) return false;
+    i += length;
+  }
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const std::size_t max_bytes = data[0];
+  const std::string_view bytes(reinterpret_cast<const char*>(data) + 1, size - 1);
+
+  const std::string utf8 = tcp_server::escape_for_log(bytes, max_bytes);
+  if (!is_valid_utf8_without_controls(utf8)) std::abort();
+  if (utf8.size() > 10 * max_bytes + 32) std::abort();
+
+  static tcp_server::PayloadFormatter gbk(tcp_server::TextEncoding::kGbk, 64);
+  std::string decoded;
+  gbk.format(decoded, bytes, 0);
+  if (!is_valid_utf8_without_controls(decoded)) std::abort();
+  return 0;
+}
