@@ -6,6 +6,8 @@ if(TCP_SERVER_SANITIZE)
   add_compile_options(-fsanitize=${TCP_SERVER_SANITIZE} -fno-omit-frame-pointer -g)
   add_link_options(-fsanitize=${TCP_SERVER_SANITIZE})
   if(TCP_SERVER_SANITIZE MATCHES "undefined")
-    add_compile_options(-fno-sanitize-recover=undefined)
+    # vptr checks probe memory through pipe(2); out of fds (the fd-exhaustion test does exactly
+    # that) every probe fails and UBSan reports valid objects as having an invalid vptr.
+    add_compile_options(-fno-sanitize-recover=undefined -fno-sanitize=vptr)
   endif()
 endif()

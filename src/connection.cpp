@@ -160,18 +160,20 @@ void Connection::reject(RejectReason reason, std::string_view detail) {
   const std::string& message = context_.config.reject_message;
   if (!message.empty())
     (void)::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-  context_.registry.remove(this);
-  fd_.reset();
+  // Counted and logged before the close, so a client that sees the close sees itself counted.
   context_.stats.on_rejected(reason);
   context_.log.rejected(client_text_, reason, detail);
+  context_.registry.remove(this);
+  fd_.reset();
 }
 
 void Connection::finish(const Outcome& outcome) {
-  context_.registry.remove(this);
-  fd_.reset();
+  // Counted and logged before the close, so a client that sees the close sees it in the log.
   context_.stats.on_closed(outcome.reason);
   context_.log.disconnected(client_text_, std::chrono::steady_clock::now() - started_, messages_,
                             bytes_in_, outcome.reason, outcome.note);
+  context_.registry.remove(this);
+  fd_.reset();
 }
 
 void Connection::request_drain() noexcept {

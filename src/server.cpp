@@ -212,9 +212,10 @@ void Server::Impl::refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason
     (void)::send(fd.get(), config.reject_message.data(), config.reject_message.size(),
                  MSG_NOSIGNAL | MSG_DONTWAIT);
   }
-  fd.reset();
+  // Counted before the close, so a client that sees the close also sees itself counted.
   stats.on_rejected(reason);
   log.rejected(peer.to_string(), reason, detail);
+  fd.reset();
 }
 
 void Server::Impl::drain() {
