@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <memory>
+#include <span>
+
 #include "connection_registry.hpp"
 #include "server_log.hpp"
 #include "tcp_server/socket.hpp"
@@ -57,7 +60,10 @@ void Connection::configure_socket() {
 Connection::Outcome Connection::serve_messages() {
   const ServerConfig& config = context_.config;
   const bool line_framing = config.framing == Framing::kLine;
-  std::vector<char> buffer(kReceiveBufferSize);
+  // Left uninitialized: recv() only touches the pages it fills, so an idle client costs one
+  // resident page of buffer rather than all 16 KiB (measured in bench/idle_and_drain.py).
+  const auto storage = std::make_unique_for_overwrite<char[]>(kReceiveBufferSize);
+  const std::span<char> buffer(storage.get(), kReceiveBufferSize);
   Outcome outcome;
   for (;;) {
     // Publish idleness before reading draining_; request_drain() does the reverse. With both
