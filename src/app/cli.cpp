@@ -151,6 +151,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                "Close a client that does not read our reply for this long");
   add_duration(app, "--drain-timeout", config.drain_timeout,
                "On SIGTERM/SIGINT, how long clients in mid-message may take to finish");
+  app.add_option("--log-file", options.log_file,
+                 "Append the log to this file instead of standard output")
+      ->type_name("PATH");
   add_duration(app, "--stats-interval", options.stats_interval,
                "Log the counters this often (SIGUSR1 logs them at any time)");
   app.add_flag("--keepalive", config.keepalive.enabled, "Enable TCP keepalive on client sockets");

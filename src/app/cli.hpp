@@ -5,6 +5,7 @@
 #include <chrono>
 #include <iosfwd>
 #include <optional>
+#include <string>
 
 #include "tcp_server/config.hpp"
 
@@ -15,6 +16,7 @@ struct AppOptions {
   ServerConfig server;
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
+  std::string log_file;                         // empty: standard output
 };
 
 struct CommandLine {

@@ -1,14 +1,20 @@
 // tcp_server: parse argv, set up the process (fd limit, signals, logger), run the server.
 #include <signal.h>
+#include <spdlog/async.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "cli.hpp"
@@ -34,11 +40,27 @@ std::size_t raise_open_file_limit() {
 // How often systemd's STATUS= line is refreshed when running under it.
 constexpr std::chrono::milliseconds kSystemdStatusInterval{5000};
 
-std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level) {
-  auto logger = std::make_shared<spdlog::logger>("tcp_server",
-                                                 std::make_shared<spdlog::sinks::stdout_sink_mt>());
+// Records waiting for the log writer; at about 300 bytes each, a few MiB at most.
+constexpr std::size_t kLogQueueRecords = 8192;
+
+// Client threads only format and enqueue; one writer thread does the write(2)s, so a slow
+// terminal or disk no longer serializes every client behind the sink's lock. When the queue is
+// full, client threads wait (overflow_policy::block): the log is never silently incomplete,
+// and a log destination that stops accepting writes slows the server to its pace.
+std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level,
+                                            const std::string& log_file,
+                                            std::shared_ptr<spdlog::details::thread_pool> writer) {
+  spdlog::sink_ptr sink;
+  if (log_file.empty()) {
+    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  } else {
+    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, /*truncate=*/false);
+  }
+  auto logger = std::make_shared<spdlog::async_logger>(
+      "tcp_server", std::move(sink), std::move(writer), spdlog::async_overflow_policy::block);
   logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
   logger->set_level(level);
+  // Written through at once (by the writer thread), so `tail -f` and tests see each event.
   logger->flush_on(spdlog::level::info);
   return logger;
 }
@@ -70,7 +92,33 @@ int main(int argc, char** argv) {
   const SystemdNotifier systemd = SystemdNotifier::from_environment();
 
   const std::size_t fd_limit = raise_open_file_limit();
-  auto logger = make_logger(options.log_level);
+  // Before any thread exists (the log writer is the first), so every thread inherits the
+  // blocked mask and the signals reach only the signalfd.
+  std::optional<SignalWatcher> signals;
+  try {
+    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1});
+  } catch (const std::exception& error) {
+    std::cerr << "tcp_server: error: " << error.what() << '\n';
+    return 1;
+  }
+  auto log_writer = std::make_shared<spdlog::details::thread_pool>(kLogQueueRecords, 1);
+  if (!options.log_file.empty()) {
+    // spdlog's file sink creates missing directories; a mistyped path should be an error.
+    std::FILE* probe = std::fopen(options.log_file.c_str(), "a");
+    if (probe == nullptr) {
+      std::cerr << "tcp_server: error: --log-file: cannot open " << options.log_file << ": "
+                << std::strerror(errno) << '\n';
+      return 1;
+    }
+    std::fclose(probe);
+  }
+  std::shared_ptr<spdlog::logger> logger;
+  try {
+    logger = make_logger(options.log_level, options.log_file, log_writer);
+  } catch (const spdlog::spdlog_ex& error) {
+    std::cerr << "tcp_server: error: --log-file: " << error.what() << '\n';
+    return 1;
+  }
   if (options.server.max_connections + 32 > fd_limit && options.server.max_connections > 0) {
     logger->warn(
         "--max-connections {} is more than the open-file limit ({}) allows; clients "
@@ -84,8 +132,6 @@ int main(int argc, char** argv) {
   }
 
   try {
-    // Before any thread exists, so every thread inherits the blocked mask.
-    SignalWatcher signals({SIGINT, SIGTERM, SIGUSR1});
     Server server(options.server, logger);
     server.open();
     systemd.notify("READY=1\nSTATUS=listening on " + server.local_endpoint().to_string());
@@ -97,7 +143,7 @@ int main(int argc, char** argv) {
       } catch (...) {
         run_failure = std::current_exception();
       }
-      signals.wake();
+      signals->wake();
     });
 
     // Wake for periodic stats and for systemd's status line, whichever is due first.
@@ -116,7 +162,7 @@ int main(int argc, char** argv) {
               : std::max(
                     std::chrono::milliseconds(0),
                     std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now()));
-      const int signal = signals.wait(timeout);
+      const int signal = signals->wait(timeout);
       if (signal == SignalWatcher::kWoken) break;
       if (signal == SignalWatcher::kTimedOut) {
         const auto now = Clock::now();

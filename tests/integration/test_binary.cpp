@@ -3,10 +3,15 @@
 #include <signal.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <regex>
 #include <thread>
 
+#include "eventually.hpp"
 #include "subprocess.hpp"
 #include "tcp_server/listener.hpp"
 #include "test_client.hpp"
@@ -130,6 +135,45 @@ TEST(Binary, Sigusr1LogsTheCounters) {
   EXPECT_NE(stats->find("messages 2"), std::string::npos) << *stats;
   server.send_signal(SIGTERM);
   EXPECT_EQ(server.wait_for_exit(10s), 0);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+TEST(Binary, LogFileReceivesTheLogAndKeepsWhatWasThere) {
+  char path[] = "/tmp/tcp_server_log_test_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "earlier run\n", 12), 12);
+  ::close(fd);
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--log-file", path});
+  std::smatch match;
+  ASSERT_TRUE(eventually([&] {
+    const std::string log = read_file(path);
+    return std::regex_search(log, match, std::regex(R"(listening on 127\.0\.0\.1:(\d+))"));
+  }));
+  const auto port = static_cast<std::uint16_t>(std::stoi(match[1]));
+  TestClient client(*Endpoint::from_ip("127.0.0.1", port));
+  client.send("into the file\n");
+  EXPECT_EQ(client.read_line(), "ok\n");
+  server.send_signal(SIGTERM);
+  EXPECT_EQ(server.wait_for_exit(10s), 0) << server.stderr_text();
+  const std::string log = read_file(path);
+  ::unlink(path);
+  EXPECT_EQ(log.rfind("earlier run\n", 0), 0u);
+  EXPECT_NE(log.find(client.local().to_string() + " into the file"), std::string::npos) << log;
+  EXPECT_NE(log.find("stopped after"), std::string::npos) << log;
+  EXPECT_EQ(server.stdout_text(), "");
+}
+
+TEST(Binary, UnwritableLogFileIsAStartupError) {
+  const auto result =
+      run_to_completion({kBinary, "--port", "0", "--log-file", "/nonexistent/dir/log"});
+  EXPECT_EQ(result.status, 1);
+  EXPECT_EQ(count_lines(result.err), 1u) << result.err;
+  EXPECT_NE(result.err.find("/nonexistent/dir/log"), std::string::npos) << result.err;
 }
 
 }  // namespace
