@@ -6,36 +6,15 @@
 #include <ostream>
 #include <string>
 
-#include "tcp_server/duration.hpp"
+#include "cli_validators.hpp"
 #include "tcp_server/log_format.hpp"
-#include "tcp_server/reply_text.hpp"
 
 namespace tcp_server {
 namespace {
 
+using cli::add_duration;
+
 constexpr const char* kProgram = "tcp_server";
-
-// A CLI11 transform that turns "30s"/"250ms"/"2m" into a millisecond count.
-CLI::Validator duration_validator() {
-  return CLI::Validator(
-      [](std::string& text) -> std::string {
-        const auto parsed = parse_duration(text);
-        if (!parsed) return "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 0 for off)";
-        text = std::to_string(parsed->count());
-        return {};
-      },
-      "DURATION");
-}
-
-void add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
-                  const std::string& description) {
-  app.add_option_function<std::string>(
-         name,
-         [&target](const std::string& ms) { target = std::chrono::milliseconds(std::stoll(ms)); },
-         description)
-      ->transform(duration_validator())
-      ->default_str(target.count() == 0 ? "0 (off)" : std::to_string(target.count()) + "ms");
-}
 
 void print_error(std::ostream& err, const std::string& what) {
   err << kProgram << ": error: " << what << ". Run with --help for usage.\n";
@@ -78,16 +57,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                  "Answer in ack mode; escapes \\n \\r \\t \\0 \\\\ \\xHH. Line framing adds a "
                  "newline")
       ->capture_default_str()
-      ->transform(CLI::Validator(
-          [](std::string& text) -> std::string {
-            try {
-              text = decode_reply_escapes(text);
-              return {};
-            } catch (const std::invalid_argument& error) {
-              return error.what();
-            }
-          },
-          "TEXT"));
+      ->transform(cli::escaped_text());
   const std::map<std::string, Framing> framings{{"line", Framing::kLine},
                                                 {"chunk", Framing::kChunk}};
   app.add_option("--framing", config.framing,
@@ -135,16 +105,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->default_str("reject");
   app.add_option("--reject-message", config.reject_message,
                  "Sent to a refused client before closing (escapes as in --reply)")
-      ->transform(CLI::Validator(
-          [](std::string& text) -> std::string {
-            try {
-              text = decode_reply_escapes(text);
-              return {};
-            } catch (const std::invalid_argument& error) {
-              return error.what();
-            }
-          },
-          "TEXT"));
+      ->transform(cli::escaped_text());
   add_duration(app, "--idle-timeout", config.idle_timeout,
                "Close a client that sends nothing for this long (e.g. 5m)");
   add_duration(app, "--send-timeout", config.send_timeout,

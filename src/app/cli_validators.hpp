@@ -1,0 +1,54 @@
+#pragma once
+
+// CLI11 pieces shared by tcp_server's and tcp_client's command lines.
+
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+#include "tcp_server/duration.hpp"
+#include "tcp_server/reply_text.hpp"
+
+namespace tcp_server::cli {
+
+// Turns "30s"/"250ms"/"2m" into a millisecond count, or says what is wrong.
+inline CLI::Validator duration_validator() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const auto parsed = parse_duration(text);
+        if (!parsed) return "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 0 for off)";
+        text = std::to_string(parsed->count());
+        return {};
+      },
+      "DURATION");
+}
+
+inline CLI::Option* add_duration(CLI::App& app, const std::string& name,
+                                 std::chrono::milliseconds& target,
+                                 const std::string& description) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target](const std::string& ms) { target = std::chrono::milliseconds(std::stoll(ms)); },
+          description)
+      ->transform(duration_validator())
+      ->default_str(target.count() == 0 ? "0 (off)" : std::to_string(target.count()) + "ms");
+}
+
+// Decodes \n \r \t \0 \\ \xHH in place, or says which escape is bad.
+inline CLI::Validator escaped_text() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        try {
+          text = decode_reply_escapes(text);
+          return {};
+        } catch (const std::invalid_argument& error) {
+          return error.what();
+        }
+      },
+      "TEXT");
+}
+
+}  // namespace tcp_server::cli

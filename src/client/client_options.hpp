@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "tcp_server/endpoint.hpp"
+#include "tcp_server/log_format.hpp"
+
+// Plain option structs for the three tcp_client commands; tests build them directly.
+namespace tcp_server::client {
+
+using namespace std::chrono_literals;
+
+struct Target {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9090;
+};
+
+// The first address host resolves to (numeric literals need no lookup). Throws
+// std::system_error saying which host could not be resolved.
+Endpoint resolve_target(const Target& target);
+
+// How a reply ends: at a newline (tcp_server's line framing, netcat-style servers) or with
+// whatever one read returns (chunk framing, the tutorial's server).
+enum class ReplyFraming { kLine, kChunk };
+
+struct SendOptions {
+  Target target;
+  std::size_t clients = 1;
+  std::size_t count = 1;
+  std::string message = "hello";  // template: {id}, {n}; escapes already decoded
+  bool append_newline = true;
+  ReplyFraming reply_framing = ReplyFraming::kLine;
+  std::chrono::milliseconds timeout = 5s;  // connect, and each reply
+  TextEncoding encoding = TextEncoding::kUtf8;
+};
+
+struct ChatOptions {
+  Target target;
+  std::chrono::milliseconds timeout = 5s;  // connect, and the wait for the close after EOF
+};
+
+enum class BenchMode { kPingpong, kChurn, kHold };
+
+struct BenchOptions {
+  Target target;
+  BenchMode mode = BenchMode::kPingpong;
+  std::size_t connections = 50;               // pingpong and hold
+  std::size_t pipeline = 1;                   // pingpong: requests in flight per connection
+  std::size_t concurrency = 50;               // churn: connections being made at once
+  std::size_t threads = 1;                    // event loops
+  std::chrono::milliseconds duration = 10s;   // pingpong and churn
+  std::chrono::milliseconds hold_time = 10s;  // hold: how long connections stay idle
+  std::chrono::milliseconds timeout = 5s;     // connect, and each reply
+  std::string message = "hello\n";
+  std::string expect = "ok\n";
+  bool json = false;
+  bool progress = true;  // a line per second on stderr, for runs longer than 3 s
+};
+
+}  // namespace tcp_server::client

@@ -1,0 +1,60 @@
+// tcp_client: parse argv, run one command.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <system_error>
+
+#include "bench.hpp"
+#include "client_cli.hpp"
+#include "commands.hpp"
+
+namespace {
+
+// Hold mode opens thousands of sockets; the default soft limit (1024) would refuse them.
+void raise_open_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+int run_bench_command(const tcp_server::client::BenchOptions& options) {
+  using namespace tcp_server::client;
+  tcp_server::Endpoint server;
+  try {
+    server = resolve_target(options.target);
+  } catch (const std::system_error& error) {
+    std::cerr << "tcp_client: error: " << error.what() << '\n';
+    return 1;
+  }
+  try {
+    const BenchResult result = run_bench(options, server, &std::cerr);
+    std::cout << (options.json ? format_json(options, result) : format_summary(options, result));
+  } catch (const std::exception& error) {
+    std::cerr << "tcp_client: error: " << error.what() << '\n';
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace tcp_server::client;
+  const ClientCommandLine command_line =
+      parse_client_command_line(argc, argv, std::cout, std::cerr);
+  raise_open_file_limit();
+  switch (command_line.command) {
+    case Command::kNone:
+      return command_line.exit_code;
+    case Command::kSend:
+      return run_send(command_line.send, std::cout, std::cerr);
+    case Command::kChat:
+      return run_chat(command_line.chat, STDIN_FILENO, STDOUT_FILENO, std::cerr);
+    case Command::kBench:
+      return run_bench_command(command_line.bench);
+  }
+  return 1;
+}

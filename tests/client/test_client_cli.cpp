@@ -1,0 +1,100 @@
+#include "client_cli.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace tcp_server::client {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Parsed {
+  ClientCommandLine command_line;
+  std::string out;
+  std::string err;
+};
+
+Parsed parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "tcp_client");
+  std::vector<const char*> argv;
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  std::ostringstream err;
+  Parsed parsed{
+      parse_client_command_line(static_cast<int>(argv.size()), argv.data(), out, err), {}, {}};
+  parsed.out = out.str();
+  parsed.err = err.str();
+  return parsed;
+}
+
+std::size_t lines(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+TEST(ClientCli, SendDefaultsAndTemplate) {
+  const auto parsed = parse({"send", "--port", "9000", "-n", "3", "-m", "client {id}\\t!"});
+  ASSERT_EQ(parsed.command_line.command, Command::kSend) << parsed.err;
+  const SendOptions& send = parsed.command_line.send;
+  EXPECT_EQ(send.target.host, "127.0.0.1");
+  EXPECT_EQ(send.target.port, 9000);
+  EXPECT_EQ(send.clients, 3u);
+  EXPECT_EQ(send.count, 1u);
+  EXPECT_EQ(send.message, "client {id}\t!");
+  EXPECT_TRUE(send.append_newline);
+  EXPECT_EQ(send.timeout, 5s);
+}
+
+TEST(ClientCli, BenchOptionsAndEcho) {
+  const auto parsed = parse({"bench", "--mode", "churn", "--concurrency", "20", "-d", "2s",
+                             "--message", "PING\\r\\n", "--echo", "--json"});
+  ASSERT_EQ(parsed.command_line.command, Command::kBench) << parsed.err;
+  const BenchOptions& bench = parsed.command_line.bench;
+  EXPECT_EQ(bench.mode, BenchMode::kChurn);
+  EXPECT_EQ(bench.concurrency, 20u);
+  EXPECT_EQ(bench.duration, 2s);
+  EXPECT_EQ(bench.message, "PING\r\n");
+  EXPECT_EQ(bench.expect, "PING\r\n");
+  EXPECT_TRUE(bench.json);
+}
+
+TEST(ClientCli, BenchExpectDefaultsToTcpServersDefaultReply) {
+  const auto parsed = parse({"bench"});
+  ASSERT_EQ(parsed.command_line.command, Command::kBench) << parsed.err;
+  EXPECT_EQ(parsed.command_line.bench.expect, "ok\n");
+  EXPECT_EQ(parsed.command_line.bench.message, "hello\n");
+}
+
+TEST(ClientCli, BadInputGivesOneLineAndExitCodeTwo) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{},
+                                               {"shout"},
+                                               {"send", "--clients", "0"},
+                                               {"send", "--port", "70000"},
+                                               {"send", "--message", "bad\\q"},
+                                               {"bench", "--mode", "flood"},
+                                               {"bench", "--duration", "2h"},
+                                               {"bench", "--duration", "0"},
+                                               {"bench", "--expect", ""},
+                                               {"chat", "--timeout", "soon"}}) {
+    const auto parsed = parse(args);
+    EXPECT_EQ(parsed.command_line.command, Command::kNone);
+    EXPECT_EQ(parsed.command_line.exit_code, 2) << parsed.err;
+    EXPECT_EQ(lines(parsed.err), 1u) << parsed.err;
+    EXPECT_EQ(parsed.err.rfind("tcp_client: error: ", 0), 0u) << parsed.err;
+  }
+}
+
+TEST(ClientCli, HelpPrintsEachCommandAndExitsZero) {
+  const auto parsed = parse({"--help"});
+  EXPECT_EQ(parsed.command_line.command, Command::kNone);
+  EXPECT_EQ(parsed.command_line.exit_code, 0);
+  for (const char* command : {"send", "chat", "bench"}) {
+    EXPECT_NE(parsed.out.find(command), std::string::npos) << parsed.out;
+  }
+}
+
+}  // namespace
+}  // namespace tcp_server::client
