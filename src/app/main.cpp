@@ -101,6 +101,8 @@ int main(int argc, char** argv) {
     std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 1;
   }
+  // The only owner of the writer thread (loggers hold weak pointers): resetting it writes out
+  // every queued record and joins the thread, so nothing is lost at exit.
   auto log_writer = std::make_shared<spdlog::details::thread_pool>(kLogQueueRecords, 1);
   if (!options.log_file.empty()) {
     // spdlog's file sink creates missing directories; a mistyped path should be an error.
@@ -182,7 +184,7 @@ int main(int argc, char** argv) {
       }
       if (stopping) {
         logger->warn("second {}: exiting now without waiting for clients", ::sigabbrev_np(signal));
-        logger->flush();
+        log_writer.reset();
         std::_Exit(1);
       }
       stopping = true;
@@ -193,10 +195,10 @@ int main(int argc, char** argv) {
     }
     serving.join();
     if (run_failure) std::rethrow_exception(run_failure);
-    logger->flush();
+    log_writer.reset();
     return 0;
   } catch (const std::exception& error) {
-    logger->flush();
+    log_writer.reset();
     std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 1;
   }

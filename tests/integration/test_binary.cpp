@@ -149,12 +149,16 @@ TEST(Binary, LogFileReceivesTheLogAndKeepsWhatWasThere) {
   ASSERT_EQ(::write(fd, "earlier run\n", 12), 12);
   ::close(fd);
   Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--log-file", path});
-  std::smatch match;
+  std::uint16_t port = 0;
   ASSERT_TRUE(eventually([&] {
     const std::string log = read_file(path);
-    return std::regex_search(log, match, std::regex(R"(listening on 127\.0\.0\.1:(\d+))"));
+    std::smatch match;
+    if (!std::regex_search(log, match, std::regex(R"(listening on 127\.0\.0\.1:(\d+))"))) {
+      return false;
+    }
+    port = static_cast<std::uint16_t>(std::stoi(match[1]));
+    return true;
   }));
-  const auto port = static_cast<std::uint16_t>(std::stoi(match[1]));
   TestClient client(*Endpoint::from_ip("127.0.0.1", port));
   client.send("into the file\n");
   EXPECT_EQ(client.read_line(), "ok\n");
