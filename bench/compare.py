@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""Runs the same workloads with `tcp_client bench` against tcp_server and its peers, on loopback,
+and writes docs/benchmarks.md (+ .json, + .png via gnuplot).
+
+Every server is started fresh for every run (so peak RSS and CPU time belong to that run), on a
+port the kernel chose, and stopped by the PID this script started. Every run is bounded by
+tcp_client's --duration / --hold-time / --timeout plus a hard subprocess timeout.
+
+Usage: bench/compare.py --build build/release [--duration 3s] [--repeat 3] [--only NAME,...]
+Normally run through bench/run, which installs the peers and builds first.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PEERS = os.path.join(ROOT, "bench", "peers")
+MESSAGE = r"PING\r\n"
+EXPECT = r"+PONG\r\n"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    """A port the kernel chose, for servers that cannot be told 'port 0' (redis)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """One peer process: started, its port read from its output, measured, stopped by PID."""
+
+    def __init__(self, name, argv_for_port, announces_port, workdir):
+        self.name = name
+        self.argv_for_port = argv_for_port
+        self.announces_port = announces_port
+        self.workdir = workdir
+
+    def start(self):
+        port = 0 if self.announces_port else free_port()
+        self.output = tempfile.NamedTemporaryFile(
+            mode="w+", dir=self.workdir, prefix=self.name + "_", suffix=".out")
+        self.process = subprocess.Popen(
+            self.argv_for_port(port), stdout=self.output, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, cwd=self.workdir)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start: {self.read_output()[-500:]}")
+            if self.announces_port:
+                for line in self.read_output().splitlines():
+                    if "listening on" in line:
+                        self.port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
+                        return
+            else:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        self.port = port
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.02)  # polling for start-up, bounded by the deadline
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start listening")
+
+    def read_output(self):
+        with open(self.output.name, errors="replace") as reader:
+            return reader.read()
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+
+    def peak_rss_mib(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.output.close()
+
+
+def servers(build, workdir):
+    tcp_server = os.path.join(build, "tcp_server")
+    literal = os.path.join(build, "tutorial_literal")
+    python = sys.executable
+    common = ["--host", "127.0.0.1", "--reply", r"+PONG\r\n", "--backlog", "1024"]
+    log_file = os.path.join(workdir, "tcp_server_payloads.log")
+    return [
+        Server("tcp_server", lambda p: [tcp_server, "--port", str(p), *common,
+                                        "--log-file", log_file], True, workdir),
+        Server("tcp_server --quiet", lambda p: [tcp_server, "--port", str(p), *common, "--quiet"],
+               True, workdir),
+        Server("redis-server", lambda p: ["redis-server", "--port", str(p), "--bind", "127.0.0.1",
+                                          "--save", "", "--appendonly", "no",
+                                          "--protected-mode", "no", "--maxclients", "11000",
+                                          "--tcp-backlog", "1024", "--loglevel", "warning"],
+               False, workdir),
+        Server("tutorial C++", lambda p: [literal, str(p)], True, workdir),
+        Server("node net", lambda p: ["node", os.path.join(PEERS, "node_server.js"), str(p)],
+               True, workdir),
+        Server("Python socketserver",
+               lambda p: [python, os.path.join(PEERS, "socketserver_server.py"), str(p)],
+               True, workdir),
+        Server("tutorial Python",
+               lambda p: [python, os.path.join(PEERS, "tutorial_server.py"), str(p)],
+               True, workdir),
+    ]
+
+
+WORKLOADS = [
+    # name, tcp_client bench arguments (duration added for the timed ones)
+    ("pingpong 1", ["--mode", "pingpong", "--connections", "1"], True),
+    ("pingpong 50", ["--mode", "pingpong", "--connections", "50"], True),
+    ("pingpong 500", ["--mode", "pingpong", "--connections", "500"], True),
+    ("churn 50", ["--mode", "churn", "--concurrency", "50"], True),
+    ("hold 10000", ["--mode", "hold", "--connections", "10000"], False),
+]
+
+
+def run_once(client, server, workload_args, timed, duration, hold_time):
+    server.start()
+    try:
+        cpu_before = server.cpu_seconds()
+        argv = [client, "bench", "--port", str(server.port), "--message", MESSAGE,
+                "--expect", EXPECT, "--json", "--no-progress", *workload_args]
+        argv += ["--duration", duration] if timed else ["--hold-time", hold_time,
+                                                        "--timeout", "20s"]
+        completed = subprocess.run(argv, capture_output=True, text=True, timeout=180)
+        if completed.returncode != 0:
+            raise RuntimeError(f"tcp_client failed: {completed.stderr.strip()}")
+        result = json.loads(completed.stdout)
+        result["server_cpu_s"] = server.cpu_seconds() - cpu_before
+        result["server_peak_rss_mib"] = server.peak_rss_mib()
+        return result
+    finally:
+        server.stop()
+
+
+def median_run(runs, key):
+    """The run whose `key` is the median (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda run: run[key])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+    parser.add_argument("--duration", default="3s")
+    parser.add_argument("--hold-time", default="3s")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", default="", help="comma-separated server names")
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
+    args = parser.parse_args()
+
+    args.build = os.path.abspath(args.build)
+    client = os.path.join(args.build, "tcp_client")
+    workdir = tempfile.mkdtemp(prefix="tcp_server_bench_")
+    results = {}
+    started = time.monotonic()
+    try:
+        for server in servers(args.build, workdir):
+            if args.only and server.name not in args.only.split(","):
+                continue
+            results[server.name] = {}
+            for name, workload_args, timed in WORKLOADS:
+                runs = []
+                for _ in range(args.repeat if timed else 1):
+                    try:
+                        runs.append(run_once(client, server, workload_args, timed,
+                                             args.duration, args.hold_time))
+                    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:
+                        print(f"{server.name} / {name}: {error}", file=sys.stderr)
+                if not runs:
+                    results[server.name][name] = None
+                    continue
+                chosen = median_run(runs, "rate") if timed else runs[0]
+                chosen["rates"] = [run["rate"] for run in runs]
+                results[server.name][name] = chosen
+                print(f"{server.name:22} {name:13} rate {chosen['rate']:>10.0f}  "
+                      f"p99 {chosen['latency_us']['p99']:>9.1f} us  "
+                      f"errors {chosen['errors']['total']:>5}  "
+                      f"cpu {chosen['server_cpu_s']:.2f} s  rss {chosen['server_peak_rss_mib']:.1f} MiB",
+                      flush=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    elapsed = time.monotonic() - started
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "benchmarks.json"), "w") as out:
+        json.dump(results, out, indent=1)
+    write_markdown(results, args, elapsed, os.path.join(args.out, "benchmarks.md"))
+    write_chart(results, os.path.join(args.out, "benchmarks.png"), workdir)
+
+
+def rate_of(results, server, workload):
+    run = results.get(server, {}).get(workload)
+    return run["rate"] if run else None
+
+
+def ratio_text(results, a, b, workload):
+    x, y = rate_of(results, a, workload), rate_of(results, b, workload)
+    if not x or not y:
+        return "n/a"
+    return f"{x / y:.2f}x"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def write_markdown(results, args, elapsed, path):
+    lines = []
+    add = lines.append
+    add("# Benchmarks")
+    add("")
+    add("Written by `bench/run` (which runs `bench/compare.py`); do not edit by hand.")
+    add("")
+    add(f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    add(f"- Machine: {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"{platform.system()} {platform.release()}; server and load generator share the CPUs.")
+    add(f"- Load: `tcp_client bench` (one event-loop thread), `PING\\r\\n` -> `+PONG\\r\\n`, "
+        f"every reply checked; timed runs {args.duration}, median rate of {args.repeat} runs "
+        f"(the other figures are from that run); hold: 10,000 connections idle {args.hold_time}, "
+        f"then each must answer. Every server is started fresh for every run.")
+    add(f"- Took {elapsed:.0f} s.")
+    add("")
+    workloads = [name for name, _, _ in WORKLOADS]
+    add("## Throughput (requests/s; churn: connections/s) and latency")
+    add("")
+    add("| server | " + " | ".join(workloads[:-1]) + " |")
+    add("| --- |" + " --- |" * (len(workloads) - 1))
+    for server, runs in results.items():
+        cells = []
+        for workload in workloads[:-1]:
+            run = runs.get(workload)
+            if not run:
+                cells.append("failed")
+                continue
+            latency = run["latency_us"]
+            errors = run["errors"]["total"]
+            cells.append(f"**{run['rate']:,.0f}**<br>p50 {latency['p50'] / 1000:.2f} ms, "
+                         f"p99 {latency['p99'] / 1000:.2f} ms"
+                         + (f"<br>{errors} errors" if errors else ""))
+        add(f"| {server} | " + " | ".join(cells) + " |")
+    add("")
+    add("## Server cost: CPU seconds and peak RSS per run")
+    add("")
+    add("| server | " + " | ".join(workloads) + " |")
+    add("| --- |" + " --- |" * len(workloads))
+    for server, runs in results.items():
+        cells = []
+        for workload in workloads:
+            run = runs.get(workload)
+            cells.append("failed" if not run else
+                         f"{run['server_cpu_s']:.2f} s, {run['server_peak_rss_mib']:.1f} MiB")
+        add(f"| {server} | " + " | ".join(cells) + " |")
+    add("")
+    add("## Hold 10,000 idle connections")
+    add("")
+    add("| server | connected | answered afterwards | errors | peak RSS |")
+    add("| --- | --- | --- | --- | --- |")
+    for server, runs in results.items():
+        run = runs.get("hold 10000")
+        if not run:
+            add(f"| {server} | failed | | | |")
+            continue
+        add(f"| {server} | {run['connections_completed']} | {run['answered']} | "
+            f"{run['errors']['total']} | {run['server_peak_rss_mib']:.1f} MiB |")
+    add("")
+    add("## Ratios (same run)")
+    add("")
+    add("| comparison | target | pingpong 50 | pingpong 500 | churn 50 |")
+    add("| --- | --- | --- | --- | --- |")
+    for a, b, target in [("tcp_server --quiet", "redis-server", ">= 0.8 (churn >= 1.0)"),
+                         ("tcp_server --quiet", "tutorial C++", ">= 1.5"),
+                         ("tcp_server --quiet", "tutorial Python", ">= 10"),
+                         ("tcp_server", "tcp_server --quiet", ">= 0.6 (logging to a file)")]:
+        add(f"| {a} / {b} | {target} | " + " | ".join(
+            ratio_text(results, a, b, w) for w in ("pingpong 50", "pingpong 500", "churn 50"))
+            + " |")
+    add("")
+    add("## Commands")
+    add("")
+    add("```sh")
+    add("bench/run            # installs peers (apt), builds Release, runs this, writes docs/")
+    add(f"bench/compare.py --build build/release --duration {args.duration} "
+        f"--hold-time {args.hold_time} --repeat {args.repeat}")
+    add("# each run, e.g.:")
+    add("tcp_server --port 0 --host 127.0.0.1 --reply '+PONG\\r\\n' --backlog 1024 "
+        "--log-file FILE   # or --quiet")
+    add("tcp_client bench --port PORT --message 'PING\\r\\n' --expect '+PONG\\r\\n' --json "
+        "--mode pingpong --connections 50 --duration 3s")
+    add("```")
+    add("")
+    add("Peers: `bench/peers/` (the tutorial's Python server, Python `socketserver`, Node `net`, "
+        "the tutorial translated literally to C++) and Debian's `redis-server` answering "
+        "`PING`.")
+    add("")
+    add("![throughput](benchmarks.png)")
+    with open(path, "w") as out:
+        out.write("\n".join(lines) + "\n")
+
+
+def write_chart(results, path, workdir):
+    if shutil.which("gnuplot") is None:
+        print("gnuplot not found: no chart", file=sys.stderr)
+        return
+    workloads = ["pingpong 1", "pingpong 50", "pingpong 500", "churn 50"]
+    os.makedirs(workdir, exist_ok=True)
+    data = os.path.join(workdir, "rates.dat")
+    with open(data, "w") as out:
+        out.write("server " + " ".join(f'"{w}"' for w in workloads) + "\n")
+        for server, runs in results.items():
+            values = [str((runs.get(w) or {}).get("rate", 0) or 0) for w in workloads]
+            out.write(f'"{server}" ' + " ".join(values) + "\n")
+    script = f"""
+set terminal pngcairo size 1100,520 noenhanced font ",10"
+set output "{path}"
+set title "Requests per second (churn: connections per second), loopback, 2 cores shared"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set logscale y
+set yrange [10:*]
+set grid ytics
+set key outside right
+set xtics rotate by -20
+plot for [i=2:{len(workloads) + 1}] "{data}" using i:xtic(1) title columnheader(i)
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=False, timeout=60)
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
