@@ -40,14 +40,17 @@ def free_port():
 class Server:
     """One peer process: started, its port read from its output, measured, stopped by PID."""
 
-    def __init__(self, name, argv_for_port, announces_port, workdir):
+    def __init__(self, name, argv_for_port, announces_port, workdir, log_file=None):
         self.name = name
         self.argv_for_port = argv_for_port
         self.announces_port = announces_port
         self.workdir = workdir
+        self.log_file = log_file  # where the "listening on" line goes, when not to stdout
 
     def start(self):
         port = 0 if self.announces_port else free_port()
+        if self.log_file and os.path.exists(self.log_file):
+            os.unlink(self.log_file)  # a fresh log per run: an old "listening on" would mislead
         self.output = tempfile.NamedTemporaryFile(
             mode="w+", dir=self.workdir, prefix=self.name + "_", suffix=".out")
         self.process = subprocess.Popen(
@@ -58,7 +61,11 @@ class Server:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited at start: {self.read_output()[-500:]}")
             if self.announces_port:
-                for line in self.read_output().splitlines():
+                announced = self.read_output()
+                if self.log_file and os.path.exists(self.log_file):
+                    with open(self.log_file, errors="replace") as reader:
+                        announced = reader.read()
+                for line in announced.splitlines():
                     if "listening on" in line:
                         self.port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
                         return
@@ -82,12 +89,18 @@ class Server:
             fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
-    def peak_rss_mib(self):
+    def status_mib(self, field):
         with open(f"/proc/{self.process.pid}/status") as status:
             for line in status:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         return 0.0
+
+    def peak_rss_mib(self):
+        return self.status_mib("VmHWM")
+
+    def rss_mib(self):
+        return self.status_mib("VmRSS")
 
     def stop(self):
         if self.process.poll() is None:
@@ -108,7 +121,7 @@ def servers(build, workdir):
     log_file = os.path.join(workdir, "tcp_server_payloads.log")
     return [
         Server("tcp_server", lambda p: [tcp_server, "--port", str(p), *common,
-                                        "--log-file", log_file], True, workdir),
+                                        "--log-file", log_file], True, workdir, log_file),
         Server("tcp_server --quiet", lambda p: [tcp_server, "--port", str(p), *common, "--quiet"],
                True, workdir),
         Server("redis-server", lambda p: ["redis-server", "--port", str(p), "--bind", "127.0.0.1",
@@ -146,10 +159,22 @@ def run_once(client, server, workload_args, timed, duration, hold_time):
                 "--expect", EXPECT, "--json", "--no-progress", *workload_args]
         argv += ["--duration", duration] if timed else ["--hold-time", hold_time,
                                                         "--timeout", "20s"]
-        completed = subprocess.run(argv, capture_output=True, text=True, timeout=180)
-        if completed.returncode != 0:
-            raise RuntimeError(f"tcp_client failed: {completed.stderr.strip()}")
-        result = json.loads(completed.stdout)
+        # The server's RSS is sampled while the client runs (connections open), as well as its
+        # peak over the whole run (VmHWM, which includes the mass disconnect at the end).
+        client_process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True)
+        rss_while_running = 0.0
+        deadline = time.monotonic() + 180
+        while client_process.poll() is None and time.monotonic() < deadline:
+            rss_while_running = max(rss_while_running, server.rss_mib())
+            time.sleep(0.1)  # a sampling period, not synchronization
+        if client_process.poll() is None:
+            client_process.kill()
+        stdout, stderr = client_process.communicate(timeout=30)
+        if client_process.returncode != 0:
+            raise RuntimeError(f"tcp_client failed: {stderr.strip()}")
+        result = json.loads(stdout)
+        result["server_rss_while_connected_mib"] = rss_while_running
         result["server_cpu_s"] = server.cpu_seconds() - cpu_before
         result["server_peak_rss_mib"] = server.peak_rss_mib()
         return result
@@ -285,15 +310,20 @@ def write_markdown(results, args, elapsed, path):
     add("")
     add("## Hold 10,000 idle connections")
     add("")
-    add("| server | connected | answered afterwards | errors | peak RSS |")
-    add("| --- | --- | --- | --- | --- |")
+    add("RSS while connected: the largest of the server's VmRSS sampled every 100 ms while the "
+        "client ran (connect, hold, answer). Peak RSS: VmHWM over the whole run, which also "
+        "covers the 10,000 disconnects at the end.")
+    add("")
+    add("| server | connected | answered afterwards | errors | RSS while connected | peak RSS |")
+    add("| --- | --- | --- | --- | --- | --- |")
     for server, runs in results.items():
         run = runs.get("hold 10000")
         if not run:
-            add(f"| {server} | failed | | | |")
+            add(f"| {server} | failed | | | | |")
             continue
         add(f"| {server} | {run['connections_completed']} | {run['answered']} | "
-            f"{run['errors']['total']} | {run['server_peak_rss_mib']:.1f} MiB |")
+            f"{run['errors']['total']} | {run['server_rss_while_connected_mib']:.1f} MiB | "
+            f"{run['server_peak_rss_mib']:.1f} MiB |")
     add("")
     add("## Ratios (same run)")
     add("")

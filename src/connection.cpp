@@ -35,6 +35,10 @@ void Connection::serve() noexcept {
   Outcome outcome;
   try {
     configure_socket();
+    if (const auto refusal = context_.config.access.refusal(client_)) {
+      reject(RejectReason::kDenied, *refusal);
+      return;
+    }
     if (!context_.registry.admit(this, client_)) {
       reject(RejectReason::kPerIpLimit,
              fmt::format("{} connections from this address", context_.config.max_per_ip));

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "tcp_server/access_rules.hpp"
 #include "tcp_server/framing.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/log_format.hpp"
@@ -50,6 +51,7 @@ struct ServerConfig {
   std::size_t thread_stack = 256 * 1024;
 
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
+  AccessRules access;  // --allow / --deny, on the client's address
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;

@@ -2,11 +2,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <ostream>
 #include <string>
 
 #include "cli_validators.hpp"
+#include "tcp_server/access_rules.hpp"
 #include "tcp_server/log_format.hpp"
 
 namespace tcp_server {
@@ -112,6 +115,57 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                "Close a client that does not read our reply for this long");
   add_duration(app, "--drain-timeout", config.drain_timeout,
                "On SIGTERM/SIGINT, how long clients in mid-message may take to finish");
+  const auto add_networks = [&app](const std::string& name, std::vector<Cidr>& networks,
+                                   const std::string& description) {
+    app.add_option_function<std::vector<std::string>>(
+           name,
+           [&networks](const std::vector<std::string>& texts) {
+             for (const auto& text : texts) networks.push_back(*Cidr::parse(text));
+           },
+           description)
+        ->type_name("CIDR")
+        ->check(CLI::Validator(
+            [](std::string& text) -> std::string {
+              std::string why;
+              return Cidr::parse(text, &why) ? std::string() : why;
+            },
+            "CIDR"));
+  };
+  const auto add_network_file = [&app](const std::string& name, std::vector<Cidr>& networks,
+                                       const std::string& description) {
+    app.add_option_function<std::string>(
+           name,
+           [&networks](const std::string& path) {
+             std::ifstream in(path);
+             const std::string text{std::istreambuf_iterator<char>(in),
+                                    std::istreambuf_iterator<char>()};
+             for (const Cidr& network : parse_cidr_list(text)) networks.push_back(network);
+           },
+           description)
+        ->type_name("PATH")
+        ->check(CLI::Validator(
+            [](std::string& path) -> std::string {
+              std::ifstream in(path);
+              if (!in) return "cannot read " + path;
+              const std::string text{std::istreambuf_iterator<char>(in),
+                                     std::istreambuf_iterator<char>()};
+              try {
+                (void)parse_cidr_list(text);
+              } catch (const std::invalid_argument& error) {
+                return path + ": " + error.what();
+              }
+              return {};
+            },
+            "PATH"));
+  };
+  add_networks("--allow", config.access.allow,
+               "Serve only clients in this network (repeatable; e.g. 10.0.0.0/8, ::1)");
+  add_networks("--deny", config.access.deny,
+               "Refuse clients in this network (repeatable; wins over --allow)");
+  add_network_file("--allow-file", config.access.allow,
+                   "--allow for each network in a file (one per line, # comments)");
+  add_network_file("--deny-file", config.access.deny,
+                   "--deny for each network in a file (one per line, # comments)");
   app.add_option("--log-file", options.log_file,
                  "Append the log to this file instead of standard output")
       ->type_name("PATH");

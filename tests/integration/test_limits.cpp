@@ -213,3 +213,42 @@ TEST(HostileInput, FiftyMegabyteLineJunkAndEscapesKeepMemoryBoundedAndOthersServ
 
 }  // namespace
 }  // namespace tcp_server::testing
+
+namespace tcp_server::testing {
+namespace {
+
+// Access rules are tested in pairs: the same client, served without the rule, refused with it.
+TEST(AccessControl, ClientServedWithoutTheDenyRuleIsRefusedWithIt) {
+  const Endpoint neighbour = *Endpoint::from_ip("127.0.0.2", 0);
+  {
+    RunningServer running(loopback_config());
+    TestClient client(running.endpoint(), neighbour);
+    EXPECT_EQ(round_trip(client, "no rules"), "ok\n");
+  }
+  ServerConfig config = loopback_config();
+  config.access.deny.push_back(*Cidr::parse("127.0.0.2/32"));
+  config.reject_message = "go away\n";
+  RunningServer running(config);
+  TestClient refused(running.endpoint(), neighbour);
+  EXPECT_EQ(refused.read_line(), "go away\n");
+  EXPECT_TRUE(refused.wait_for_close());
+  EXPECT_TRUE(running.log().wait_for("127.0.0.2:" + std::to_string(refused.local().port()) +
+                                     " rejected: denied (denied by 127.0.0.2/32)"));
+  TestClient home(running.endpoint());  // 127.0.0.1 is not denied
+  EXPECT_EQ(round_trip(home, "still served"), "ok\n");
+  EXPECT_EQ(running.server().stats().rejected[static_cast<std::size_t>(RejectReason::kDenied)], 1u);
+}
+
+TEST(AccessControl, AllowListServesItsNetworkAndRefusesTheRest) {
+  ServerConfig config = loopback_config();
+  config.access.allow.push_back(*Cidr::parse("127.0.0.1/32"));
+  RunningServer running(config);
+  TestClient inside(running.endpoint());
+  EXPECT_EQ(round_trip(inside, "allowed"), "ok\n");
+  TestClient outside(running.endpoint(), *Endpoint::from_ip("127.0.0.3", 0));
+  EXPECT_TRUE(outside.wait_for_close());
+  EXPECT_TRUE(running.log().wait_for("rejected: denied (not in any --allow network)"));
+}
+
+}  // namespace
+}  // namespace tcp_server::testing

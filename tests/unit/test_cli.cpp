@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 namespace tcp_server {
@@ -136,6 +140,36 @@ TEST(CommandLine, HelpGoesToStdoutWithExitCodeZero) {
   EXPECT_EQ(parsed.result.exit_code, 0);
   EXPECT_NE(parsed.out.find("--drain-timeout"), std::string::npos);
   EXPECT_EQ(parsed.err, "");
+}
+
+TEST(CommandLine, AllowAndDenyAreRepeatableAndReadFromFiles) {
+  char path[] = "/tmp/tcp_server_cidr_test_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  const std::string list = "# blocked\n203.0.113.0/24\n2001:db8::/32 # docs\n";
+  ASSERT_EQ(::write(fd, list.data(), list.size()), static_cast<ssize_t>(list.size()));
+  ::close(fd);
+  const auto parsed = parse(
+      {"--allow", "10.0.0.0/8", "--allow", "::1", "--deny", "10.9.0.0/16", "--deny-file", path});
+  ::unlink(path);
+  ASSERT_TRUE(parsed.result.options.has_value()) << parsed.err;
+  const AccessRules& access = parsed.result.options->server.access;
+  ASSERT_EQ(access.allow.size(), 2u);
+  EXPECT_EQ(access.allow[1].to_string(), "::1/128");
+  ASSERT_EQ(access.deny.size(), 3u);
+  EXPECT_EQ(access.deny[2].to_string(), "2001:db8::/32");
+}
+
+TEST(CommandLine, BadNetworksAndUnreadableListsAreOneLineErrors) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"--allow", "10.0.0.0/33"},
+                                               {"--deny", "example.com"},
+                                               {"--allow-file", "/nonexistent/list"}}) {
+    const auto parsed = parse(args);
+    EXPECT_FALSE(parsed.result.options.has_value()) << args[1];
+    EXPECT_EQ(parsed.result.exit_code, 2);
+    EXPECT_EQ(std::count(parsed.err.begin(), parsed.err.end(), '\n'), 1) << parsed.err;
+    EXPECT_NE(parsed.err.find(args[0]), std::string::npos) << parsed.err;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tcp_server/endpoint.hpp"
+
+namespace tcp_server {
+
+// An IPv4 or IPv6 network: "10.0.0.0/8", "2001:db8::/32", or one address ("192.0.2.7", "::1",
+// meaning /32 or /128). Bits beyond the prefix must be zero ("10.1.0.0/8" is refused as a
+// likely typo). An IPv4 network never matches an IPv6 address and vice versa; IPv4 clients of
+// a dual-stack socket arrive unmapped (see Endpoint), so "127.0.0.0/8" matches them.
+class Cidr {
+ public:
+  // nullopt for anything else; why_not (when given) says what is wrong.
+  static std::optional<Cidr> parse(std::string_view text, std::string* why_not = nullptr);
+
+  [[nodiscard]] bool contains(const Endpoint& address) const noexcept;
+  [[nodiscard]] std::string to_string() const;
+  friend bool operator==(const Cidr&, const Cidr&) = default;
+
+ private:
+  int family_ = 0;
+  std::array<std::uint8_t, 16> bytes_{};
+  unsigned prefix_ = 0;
+};
+
+// --allow / --deny: a client is refused when it matches a deny rule, or when allow rules exist
+// and it matches none. No rules: everyone is served.
+struct AccessRules {
+  std::vector<Cidr> allow;
+  std::vector<Cidr> deny;
+
+  [[nodiscard]] bool empty() const noexcept { return allow.empty() && deny.empty(); }
+  // nullopt when permitted; otherwise the reason ("denied by 10.0.0.0/8", "not in --allow").
+  [[nodiscard]] std::optional<std::string> refusal(const Endpoint& client) const;
+};
+
+// Networks from a file's text, one per line; '#' starts a comment; blank lines are skipped.
+// Throws std::invalid_argument naming the line number of a bad entry.
+std::vector<Cidr> parse_cidr_list(std::string_view text);
+
+}  // namespace tcp_server

@@ -1,0 +1,100 @@
+#include "tcp_server/access_rules.hpp"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <cstring>
+#include <stdexcept>
+
+namespace tcp_server {
+
+std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why_not) {
+  const auto fail = [&](std::string why) -> std::optional<Cidr> {
+    if (why_not != nullptr) *why_not = std::move(why);
+    return std::nullopt;
+  };
+  const auto slash = text.find('/');
+  const std::string address(text.substr(0, slash));
+  Cidr cidr;
+  unsigned max_prefix = 0;
+  if (::inet_pton(AF_INET, address.c_str(), cidr.bytes_.data()) == 1) {
+    cidr.family_ = AF_INET;
+    max_prefix = 32;
+  } else if (::inet_pton(AF_INET6, address.c_str(), cidr.bytes_.data()) == 1) {
+    cidr.family_ = AF_INET6;
+    max_prefix = 128;
+  } else {
+    return fail("'" + std::string(text) + "' is not an IPv4 or IPv6 address or network");
+  }
+  cidr.prefix_ = max_prefix;
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    unsigned prefix = 0;
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
+    if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() ||
+        prefix > max_prefix) {
+      return fail("'" + std::string(text) + "' has a bad prefix length (0 to " +
+                  std::to_string(max_prefix) + ")");
+    }
+    cidr.prefix_ = prefix;
+  }
+  for (unsigned bit = cidr.prefix_; bit < max_prefix; ++bit) {
+    if ((cidr.bytes_[bit / 8] >> (7 - bit % 8)) & 1U) {
+      return fail("'" + std::string(text) + "' has bits set beyond its /" +
+                  std::to_string(cidr.prefix_) + " prefix");
+    }
+  }
+  return cidr;
+}
+
+bool Cidr::contains(const Endpoint& address) const noexcept {
+  if (address.family() != family_) return false;
+  const std::string_view bytes = address.address_bytes();
+  const unsigned whole = prefix_ / 8;
+  if (std::memcmp(bytes.data(), bytes_.data(), whole) != 0) return false;
+  const unsigned rest = prefix_ % 8;
+  if (rest == 0) return true;
+  const auto mask = static_cast<std::uint8_t>(0xFFU << (8 - rest));
+  return (static_cast<std::uint8_t>(bytes[whole]) & mask) == (bytes_[whole] & mask);
+}
+
+std::string Cidr::to_string() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(family_, bytes_.data(), text, sizeof text);
+  return std::string(text) + "/" + std::to_string(prefix_);
+}
+
+std::optional<std::string> AccessRules::refusal(const Endpoint& client) const {
+  for (const Cidr& rule : deny) {
+    if (rule.contains(client)) return "denied by " + rule.to_string();
+  }
+  if (allow.empty()) return std::nullopt;
+  for (const Cidr& rule : allow) {
+    if (rule.contains(client)) return std::nullopt;
+  }
+  return std::string("not in any --allow network");
+}
+
+std::vector<Cidr> parse_cidr_list(std::string_view text) {
+  std::vector<Cidr> networks;
+  std::size_t line_number = 0;
+  while (!text.empty()) {
+    ++line_number;
+    const auto end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (const auto comment = line.find('#'); comment != std::string_view::npos) {
+      line = line.substr(0, comment);
+    }
+    const auto first = line.find_first_not_of(" \t\r");
+    if (first == std::string_view::npos) continue;
+    line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
+    std::string why;
+    auto cidr = Cidr::parse(line, &why);
+    if (!cidr) throw std::invalid_argument("line " + std::to_string(line_number) + ": " + why);
+    networks.push_back(*cidr);
+  }
+  return networks;
+}
+
+}  // namespace tcp_server
