@@ -1,6 +1,7 @@
 #include "tcp_server/access_rules.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 
 #include <charconv>
 #include <cstring>
@@ -24,7 +25,7 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why_not) {
     cidr.family_ = AF_INET6;
     max_prefix = 128;
   } else {
-    return fail("'" + std::string(text) + "' is not an IPv4 or IPv6 address or network");
+    return fail(fmt::format("'{}' is not an IPv4 or IPv6 address or network", text));
   }
   cidr.prefix_ = max_prefix;
   if (slash != std::string_view::npos) {
@@ -33,15 +34,13 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why_not) {
     const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), prefix);
     if (digits.empty() || error != std::errc() || end != digits.data() + digits.size() ||
         prefix > max_prefix) {
-      return fail("'" + std::string(text) + "' has a bad prefix length (0 to " +
-                  std::to_string(max_prefix) + ")");
+      return fail(fmt::format("'{}' has a bad prefix length (0 to {})", text, max_prefix));
     }
     cidr.prefix_ = prefix;
   }
   for (unsigned bit = cidr.prefix_; bit < max_prefix; ++bit) {
     if ((cidr.bytes_[bit / 8] >> (7 - bit % 8)) & 1U) {
-      return fail("'" + std::string(text) + "' has bits set beyond its /" +
-                  std::to_string(cidr.prefix_) + " prefix");
+      return fail(fmt::format("'{}' has bits set beyond its /{} prefix", text, cidr.prefix_));
     }
   }
   return cidr;
@@ -61,12 +60,12 @@ bool Cidr::contains(const Endpoint& address) const noexcept {
 std::string Cidr::to_string() const {
   char text[INET6_ADDRSTRLEN] = {};
   ::inet_ntop(family_, bytes_.data(), text, sizeof text);
-  return std::string(text) + "/" + std::to_string(prefix_);
+  return fmt::format("{}/{}", text, prefix_);
 }
 
 std::optional<std::string> AccessRules::refusal(const Endpoint& client) const {
   for (const Cidr& rule : deny) {
-    if (rule.contains(client)) return "denied by " + rule.to_string();
+    if (rule.contains(client)) return fmt::format("denied by {}", rule.to_string());
   }
   if (allow.empty()) return std::nullopt;
   for (const Cidr& rule : allow) {
@@ -91,7 +90,7 @@ std::vector<Cidr> parse_cidr_list(std::string_view text) {
     line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
     std::string why;
     auto cidr = Cidr::parse(line, &why);
-    if (!cidr) throw std::invalid_argument("line " + std::to_string(line_number) + ": " + why);
+    if (!cidr) throw std::invalid_argument(fmt::format("line {}: {}", line_number, why));
     networks.push_back(*cidr);
   }
   return networks;

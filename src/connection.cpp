@@ -21,8 +21,9 @@ constexpr std::size_t kSmallReceiveBufferSize = 1024;
 
 }  // namespace
 
-Connection::Connection(UniqueFd fd, Endpoint peer, ConnectionContext& context)
-    : fd_(std::move(fd)),
+Connection::Connection(UniqueFd fd, Endpoint peer, std::uint64_t id, ConnectionContext& context)
+    : id_(id),
+      fd_(std::move(fd)),
       peer_(peer),
       client_(peer),
       client_text_(peer.to_string()),
@@ -44,7 +45,7 @@ void Connection::serve() noexcept {
              fmt::format("{} connections from this address", context_.config.max_per_ip));
       return;
     }
-    context_.log.connected(client_text_);
+    context_.log.connected(id_, client_text_);
     outcome = serve_messages();
   } catch (const std::exception& error) {
     outcome = {CloseReason::kError, error.what()};
@@ -130,7 +131,7 @@ void Connection::handle_message(std::string_view payload, std::size_t dropped_by
   context_.stats.on_message();
   if (context_.config.log_payloads) {
     formatter_.format(display_, payload, dropped_bytes);
-    context_.log.message(client_text_, display_);
+    context_.log.message(id_, client_text_, display_);
   }
   if (context_.config.mode == ReplyMode::kAck) replies_ += context_.ack;
 }
@@ -191,8 +192,8 @@ void Connection::reject(RejectReason reason, std::string_view detail) {
 void Connection::finish(const Outcome& outcome) {
   // Counted and logged before the close, so a client that sees the close sees it in the log.
   context_.stats.on_closed(outcome.reason);
-  context_.log.disconnected(client_text_, std::chrono::steady_clock::now() - started_, messages_,
-                            bytes_in_, outcome.reason, outcome.note);
+  context_.log.disconnected(id_, client_text_, std::chrono::steady_clock::now() - started_,
+                            messages_, bytes_in_, outcome.reason, outcome.note);
   context_.registry.remove(this);
   fd_.reset();
 }

@@ -33,7 +33,8 @@ struct ConnectionContext {
 // request_drain() and shut_down() are called by the registry, under its lock, from other threads.
 class Connection {
  public:
-  Connection(UniqueFd fd, Endpoint peer, ConnectionContext& context);
+  // id numbers the connection in the log ("conn" in JSON).
+  Connection(UniqueFd fd, Endpoint peer, std::uint64_t id, ConnectionContext& context);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
@@ -63,6 +64,7 @@ class Connection {
   void reject(RejectReason reason, std::string_view detail);
   void finish(const Outcome& outcome);
 
+  std::uint64_t id_;
   UniqueFd fd_;
   const Endpoint peer_;
   Endpoint client_;          // the real client: peer_, or what a PROXY header says

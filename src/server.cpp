@@ -58,7 +58,7 @@ std::string ack_bytes(const ServerConfig& config) {
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
-        log(std::move(logger)),
+        log(std::move(logger), config.log_format),
         registry(config.max_per_ip, [this] { on_connection_removed(); }),
         threads(config.thread_stack, kMaxParkedThreads, kParkTime),
         context{config, ack_bytes(config), log, stats, registry} {}
@@ -82,6 +82,7 @@ struct Server::Impl {
   std::optional<Listener> listener;
   std::size_t max_connections = 0;
   std::atomic<bool> stop_requested{false};
+  std::uint64_t connections_started = 0;  // numbers connections for the log; accept loop only
   // accept() back-off: the current step persists across periods so repeated failures double it;
   // backing_off is true while the listener is left out of poll().
   std::chrono::milliseconds back_off_step{0};
@@ -120,7 +121,8 @@ void Server::run() {
     impl_->accept_loop();
   } catch (const std::exception& error) {
     // Clients already connected are still drained and joined before the failure is reported.
-    impl_->log.logger().error("accept loop failed: {}", error.what());
+    impl_->log.note(spdlog::level::err, "error",
+                    fmt::format("accept loop failed: {}", error.what()));
     failure = std::current_exception();
   }
   impl_->drain();
@@ -195,7 +197,8 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
            fmt::format("{} connections open", max_connections));
     return;
   }
-  auto connection = std::make_shared<Connection>(std::move(fd), peer, context);
+  auto connection =
+      std::make_shared<Connection>(std::move(fd), peer, ++connections_started, context);
   registry.add(connection.get());
   const int error = threads.start([connection] { connection->serve(); });
   if (error == 0) return;
@@ -224,13 +227,15 @@ void Server::Impl::drain() {
   // instance. Our own is closed so that new clients are refused at once rather than queued.
   if (!listener->inherited()) listener.reset();
   const std::size_t open_connections = registry.size();
-  log.logger().info("stopping: no longer accepting; {} connection{} open, drain up to {}",
-                    open_connections, open_connections == 1 ? "" : "s",
-                    format_duration(config.drain_timeout));
+  log.note(spdlog::level::info, "stopping",
+           fmt::format("stopping: no longer accepting; {} connection{} open, drain up to {}",
+                       open_connections, open_connections == 1 ? "" : "s",
+                       format_duration(config.drain_timeout)));
   registry.begin_drain();
   if (!registry.wait_until_empty(started + config.drain_timeout)) {
-    log.logger().warn("drain deadline passed; closing {} connection{}", registry.size(),
-                      registry.size() == 1 ? "" : "s");
+    log.note(spdlog::level::warn, "drain_deadline",
+             fmt::format("drain deadline passed; closing {} connection{}", registry.size(),
+                         registry.size() == 1 ? "" : "s"));
     registry.shut_down_all(SHUT_RD);
     if (!registry.wait_until_empty(std::chrono::steady_clock::now() + kForcedCloseGrace)) {
       registry.shut_down_all(SHUT_RDWR);

@@ -6,7 +6,8 @@
 
 namespace tcp_server {
 
-ServerLog::ServerLog(std::shared_ptr<spdlog::logger> logger) : logger_(std::move(logger)) {}
+ServerLog::ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format)
+    : logger_(std::move(logger)), format_(format) {}
 
 std::string format_duration(std::chrono::steady_clock::duration duration) {
   const double seconds = std::chrono::duration<double>(duration).count();
@@ -16,25 +17,56 @@ std::string format_duration(std::chrono::steady_clock::duration duration) {
 }
 
 void ServerLog::listening(const Endpoint& local, bool inherited, std::size_t max_connections) {
-  logger_->info("listening on {}{} (max {} connections)", local.to_string(),
-                inherited ? " (inherited socket)" : "", max_connections);
+  if (json()) {
+    logger_->info(R"("event":"listening","address":{},"inherited":{},"max_connections":{})",
+                  json_quote(local.to_string()), inherited, max_connections);
+  } else {
+    logger_->info("listening on {}{} (max {} connections)", local.to_string(),
+                  inherited ? " (inherited socket)" : "", max_connections);
+  }
   logger_->flush();
 }
 
-void ServerLog::connected(std::string_view peer) {
-  logger_->info("{} connected", peer);
+void ServerLog::connected(std::uint64_t conn, std::string_view peer) {
+  if (json()) {
+    logger_->info(R"("event":"connected","conn":{},"peer":{})", conn, json_quote(peer));
+  } else {
+    logger_->info("{} connected", peer);
+  }
 }
 
-void ServerLog::message(std::string_view peer, std::string_view display_payload) {
-  logger_->info("{} {}", peer, display_payload);
+void ServerLog::message(std::uint64_t conn, std::string_view peer,
+                        std::string_view display_payload) {
+  if (json()) {
+    logger_->info(R"("event":"message","conn":{},"peer":{},"payload":{})", conn, json_quote(peer),
+                  json_quote(display_payload));
+  } else {
+    logger_->info("{} {}", peer, display_payload);
+  }
 }
 
-void ServerLog::disconnected(std::string_view peer, std::chrono::steady_clock::duration lifetime,
-                             std::uint64_t messages, std::uint64_t bytes_in, CloseReason reason,
-                             std::string_view note) {
+void ServerLog::disconnected(std::uint64_t conn, std::string_view peer,
+                             std::chrono::steady_clock::duration lifetime, std::uint64_t messages,
+                             std::uint64_t bytes_in, CloseReason reason, std::string_view note) {
+  if (json()) {
+    logger_->info(R"("event":"disconnected","conn":{},"peer":{},"duration_s":{:.3f},"messages":{},)"
+                  R"("bytes_in":{},"reason":{},"note":{})",
+                  conn, json_quote(peer), std::chrono::duration<double>(lifetime).count(), messages,
+                  bytes_in, json_quote(to_string(reason)), json_quote(note));
+    return;
+  }
   logger_->info("{} disconnected after {}, {} message{}, {} bytes in ({}{}{})", peer,
                 format_duration(lifetime), messages, messages == 1 ? "" : "s", bytes_in,
                 to_string(reason), note.empty() ? "" : ": ", note);
+}
+
+void ServerLog::note(spdlog::level::level_enum level, std::string_view event,
+                     std::string_view text) {
+  if (json()) {
+    logger_->log(level, R"("event":{},"message":{})", json_quote(event), json_quote(text));
+  } else {
+    logger_->log(level, "{}", text);
+  }
 }
 
 bool ServerLog::allow(Throttle& throttle, std::chrono::steady_clock::duration interval,
@@ -56,7 +88,10 @@ void ServerLog::rejected(std::string_view peer, RejectReason reason, std::string
              suppressed)) {
     return;
   }
-  if (suppressed == 0) {
+  if (json()) {
+    logger_->warn(R"("event":"rejected","peer":{},"reason":{},"detail":{},"suppressed":{})",
+                  json_quote(peer), json_quote(to_string(reason)), json_quote(detail), suppressed);
+  } else if (suppressed == 0) {
     logger_->warn("{} rejected: {} ({})", peer, to_string(reason), detail);
   } else {
     logger_->warn("{} rejected: {} ({}); {} more rejected for this reason since the last line",
@@ -71,6 +106,11 @@ void ServerLog::accept_failing(int error, std::chrono::milliseconds retry_in) {
     accept_failing_ = true;
   }
   if (!allow(accept_throttle_, std::chrono::seconds(10), suppressed)) return;
+  if (json()) {
+    logger_->warn(R"("event":"accept_failing","error":{},"retry_ms":{},"suppressed":{})",
+                  json_quote(std::strerror(error)), retry_in.count(), suppressed);
+    return;
+  }
   logger_->warn("accept failed: {}; existing clients are still served, retrying in {} ms{}",
                 std::strerror(error), retry_in.count(),
                 suppressed == 0
@@ -83,10 +123,25 @@ void ServerLog::accept_recovered() {
     std::lock_guard lock(throttle_mutex_);
     if (!std::exchange(accept_failing_, false)) return;
   }
-  logger_->info("accept recovered");
+  note(spdlog::level::info, "accept_recovered", "accept recovered");
 }
 
 void ServerLog::stats(std::string_view label, const StatsSnapshot& snapshot) {
+  if (json()) {
+    std::string rejected;
+    for (std::size_t i = 0; i < snapshot.rejected.size(); ++i) {
+      rejected +=
+          fmt::format(R"({}{}:{})", i == 0 ? "" : ",",
+                      json_quote(to_string(static_cast<RejectReason>(i))), snapshot.rejected[i]);
+    }
+    logger_->info(
+        R"("event":"stats","label":{},"active":{},"accepted":{},"served":{},"messages":{},)"
+        R"("bytes_in":{},"bytes_out":{},"rejected":{{{}}})",
+        json_quote(label), snapshot.active, snapshot.accepted, snapshot.served, snapshot.messages,
+        snapshot.bytes_in, snapshot.bytes_out, rejected);
+    logger_->flush();
+    return;
+  }
   logger_->info("{}: {}", label, format_stats(snapshot));
   logger_->flush();
 }

@@ -10,30 +10,32 @@
 #include <string_view>
 
 #include "tcp_server/endpoint.hpp"
+#include "tcp_server/log_format.hpp"
 #include "tcp_server/stats.hpp"
 
 namespace tcp_server {
 
-// Every line the server writes, in one place, so the wording stays greppable and one day a
-// JSON form can replace the text form without touching the connection code. Thread safe.
+// Every line the server writes, in one place, so the wording stays greppable and the JSON form
+// (--log-format json: the members of one object per line, see kJsonLogPattern) stays in step
+// with the text form. conn is the connection's number (1, 2, ... in accept order). Thread safe.
 class ServerLog {
  public:
-  explicit ServerLog(std::shared_ptr<spdlog::logger> logger);
-
-  [[nodiscard]] spdlog::logger& logger() noexcept { return *logger_; }
+  explicit ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format = LogFormat::kText);
 
   void listening(const Endpoint& local, bool inherited, std::size_t max_connections);
-  void connected(std::string_view peer);
-  void message(std::string_view peer, std::string_view display_payload);
-  void disconnected(std::string_view peer, std::chrono::steady_clock::duration lifetime,
-                    std::uint64_t messages, std::uint64_t bytes_in, CloseReason reason,
-                    std::string_view note);
+  void connected(std::uint64_t conn, std::string_view peer);
+  void message(std::uint64_t conn, std::string_view peer, std::string_view display_payload);
+  void disconnected(std::uint64_t conn, std::string_view peer,
+                    std::chrono::steady_clock::duration lifetime, std::uint64_t messages,
+                    std::uint64_t bytes_in, CloseReason reason, std::string_view note);
   // At most one line per reason per second; the next line says how many were not logged.
   void rejected(std::string_view peer, RejectReason reason, std::string_view detail);
   // At most one line per ten seconds, with the count of failures since the last line.
   void accept_failing(int error, std::chrono::milliseconds retry_in);
   void accept_recovered();
   void stats(std::string_view label, const StatsSnapshot& snapshot);
+  // Server-wide events without fields of their own ("stopping", "drain_deadline", "error").
+  void note(spdlog::level::level_enum level, std::string_view event, std::string_view text);
 
  private:
   struct Throttle {
@@ -44,7 +46,10 @@ class ServerLog {
   bool allow(Throttle& throttle, std::chrono::steady_clock::duration interval,
              std::uint64_t& suppressed);
 
+  [[nodiscard]] bool json() const noexcept { return format_ == LogFormat::kJson; }
+
   std::shared_ptr<spdlog::logger> logger_;
+  LogFormat format_;
   std::mutex throttle_mutex_;
   std::array<Throttle, static_cast<std::size_t>(RejectReason::kCount)> reject_throttles_{};
   Throttle accept_throttle_;

@@ -52,6 +52,7 @@ struct ServerConfig {
 
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
   AccessRules access;  // --allow / --deny, on the client's address
+  LogFormat log_format = LogFormat::kText;
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;

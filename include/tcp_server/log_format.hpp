@@ -49,6 +49,19 @@ class PayloadFormatter {
   std::unique_ptr<Iconv> iconv_;
 };
 
+// --log-format: one text line per event, or one JSON object per line for log shippers.
+enum class LogFormat { kText, kJson };
+
+// spdlog patterns for the two formats. In JSON, ServerLog writes the members after "level"
+// ("event", "conn", "peer", ...), so each line is one object.
+inline constexpr const char* kTextLogPattern = "%Y-%m-%d %H:%M:%S.%e %l %v";
+inline constexpr const char* kJsonLogPattern =
+    R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l",%v})";
+
+// text as a JSON string literal, quotes included: '"' and '\' escaped, control bytes as
+// \u00XX. Bytes >= 0x80 are copied: callers pass text escape_for_log has made valid UTF-8.
+std::string json_quote(std::string_view text);
+
 // True when iconv on this system can decode the encoding (GBK needs glibc's gconv modules).
 bool encoding_supported(TextEncoding encoding);
 

@@ -166,6 +166,12 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                    "--allow for each network in a file (one per line, # comments)");
   add_network_file("--deny-file", config.access.deny,
                    "--deny for each network in a file (one per line, # comments)");
+  const std::map<std::string, LogFormat> log_formats{{"text", LogFormat::kText},
+                                                     {"json", LogFormat::kJson}};
+  app.add_option("--log-format", config.log_format,
+                 "text: one line per event; json: one JSON object per line (for log shippers)")
+      ->transform(CLI::CheckedTransformer(log_formats))
+      ->default_str("text");
   app.add_option("--log-file", options.log_file,
                  "Append the log to this file instead of standard output")
       ->type_name("PATH");

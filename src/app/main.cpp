@@ -1,4 +1,5 @@
 // tcp_server: parse argv, set up the process (fd limit, signals, logger), run the server.
+#include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/async.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <iostream>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "cli.hpp"
@@ -23,6 +25,8 @@
 #include "tcp_server/systemd.hpp"
 
 namespace {
+
+using tcp_server::LogFormat;
 
 // Each connection costs an fd; the soft limit (often 1024) is far below what the hard limit
 // allows, so take all of it. Returns the soft limit in force afterwards.
@@ -47,7 +51,7 @@ constexpr std::size_t kLogQueueRecords = 8192;
 // terminal or disk no longer serializes every client behind the sink's lock. When the queue is
 // full, client threads wait (overflow_policy::block): the log is never silently incomplete,
 // and a log destination that stops accepting writes slows the server to its pace.
-std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level,
+std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level, LogFormat format,
                                             const std::string& log_file,
                                             std::shared_ptr<spdlog::details::thread_pool> writer) {
   spdlog::sink_ptr sink;
@@ -58,7 +62,8 @@ std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level,
   }
   auto logger = std::make_shared<spdlog::async_logger>(
       "tcp_server", std::move(sink), std::move(writer), spdlog::async_overflow_policy::block);
-  logger->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger->set_pattern(format == LogFormat::kJson ? tcp_server::kJsonLogPattern
+                                                 : tcp_server::kTextLogPattern);
   logger->set_level(level);
   // Written through at once (by the writer thread), so `tail -f` and tests see each event.
   logger->flush_on(spdlog::level::info);
@@ -116,21 +121,33 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<spdlog::logger> logger;
   try {
-    logger = make_logger(options.log_level, options.log_file, log_writer);
+    logger =
+        make_logger(options.log_level, options.server.log_format, options.log_file, log_writer);
   } catch (const spdlog::spdlog_ex& error) {
     std::cerr << "tcp_server: error: --log-file: " << error.what() << '\n';
     return 1;
   }
+  // main's own lines, in the chosen format (the server's go through its ServerLog).
+  const auto log_note = [&logger, json = options.server.log_format == LogFormat::kJson](
+                            spdlog::level::level_enum level, std::string_view event,
+                            const std::string& text) {
+    if (json) {
+      logger->log(level, R"("event":{},"message":{})", json_quote(event), json_quote(text));
+    } else {
+      logger->log(level, "{}", text);
+    }
+  };
   if (options.server.max_connections + 32 > fd_limit && options.server.max_connections > 0) {
-    logger->warn(
-        "--max-connections {} is more than the open-file limit ({}) allows; clients "
-        "beyond it will wait in the backlog while accept() backs off",
-        options.server.max_connections, fd_limit);
+    log_note(spdlog::level::warn, "fd_limit",
+             fmt::format("--max-connections {} is more than the open-file limit ({}) allows; "
+                         "clients beyond it will wait in the backlog while accept() backs off",
+                         options.server.max_connections, fd_limit));
   }
 
   if (inherited_sockets > 1) {
-    logger->warn("{} sockets inherited; serving the first (fd {}) only", inherited_sockets,
-                 kListenFdsStart);
+    log_note(spdlog::level::warn, "inherited_sockets",
+             fmt::format("{} sockets inherited; serving the first (fd {}) only", inherited_sockets,
+                         kListenFdsStart));
   }
 
   try {
@@ -183,14 +200,17 @@ int main(int argc, char** argv) {
         continue;
       }
       if (stopping) {
-        logger->warn("second {}: exiting now without waiting for clients", ::sigabbrev_np(signal));
+        log_note(spdlog::level::warn, "exit_now",
+                 fmt::format("second SIG{}: exiting now without waiting for clients",
+                             ::sigabbrev_np(signal)));
         log_writer.reset();
         std::_Exit(1);
       }
       stopping = true;
       systemd.notify("STOPPING=1\nSTATUS=draining");
-      logger->info("received SIG{}: shutting down (send it again to exit at once)",
-                   ::sigabbrev_np(signal));
+      log_note(spdlog::level::info, "signal",
+               fmt::format("received SIG{}: shutting down (send it again to exit at once)",
+                           ::sigabbrev_np(signal)));
       server.stop();
     }
     serving.join();

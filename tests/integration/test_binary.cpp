@@ -9,6 +9,7 @@
 #include <cctype>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "eventually.hpp"
@@ -178,6 +179,38 @@ TEST(Binary, UnwritableLogFileIsAStartupError) {
   EXPECT_EQ(result.status, 1);
   EXPECT_EQ(count_lines(result.err), 1u) << result.err;
   EXPECT_NE(result.err.find("/nonexistent/dir/log"), std::string::npos) << result.err;
+}
+
+}  // namespace
+}  // namespace tcp_server::testing
+
+namespace tcp_server::testing {
+namespace {
+
+TEST(Binary, JsonLogFormatWritesOneObjectPerLine) {
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--log-format", "json"});
+  const auto listening = server.wait_for_stdout_line(R"("event":"listening")", 10s);
+  ASSERT_TRUE(listening.has_value()) << server.stderr_text();
+  std::smatch match;
+  ASSERT_TRUE(
+      std::regex_search(*listening, match, std::regex(R"re("address":"127\.0\.0\.1:(\d+)")re")));
+  const auto port = static_cast<std::uint16_t>(std::stoi(match[1]));
+  {
+    TestClient client(*Endpoint::from_ip("127.0.0.1", port));
+    client.send("hello\n");
+    EXPECT_EQ(client.read_line(), "ok\n");
+  }
+  ASSERT_TRUE(server.wait_for_stdout_line(R"("event":"disconnected")", 10s));
+  server.send_signal(SIGTERM);
+  EXPECT_EQ(server.wait_for_exit(10s), 0);
+  const std::regex object(
+      R"re(^\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d","level":"(info|warning)","event":"[a-z_]+"(,"[a-z_]+":("([^"\\]|\\.)*"|-?[0-9.]+|true|false|\{[^{}]*\}))*\}$)re");
+  std::istringstream lines(server.stdout_text());
+  std::size_t count = 0;
+  for (std::string line; std::getline(lines, line); ++count) {
+    EXPECT_TRUE(std::regex_match(line, object)) << line;
+  }
+  EXPECT_GE(count, 6u);  // listening, connected, message, disconnected, signal, stopping, stats
 }
 
 }  // namespace

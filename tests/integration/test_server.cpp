@@ -292,3 +292,28 @@ TEST(Server, DrainLetsAClientInMidLineFinishItsMessage) {
 
 }  // namespace
 }  // namespace tcp_server::testing
+
+namespace tcp_server::testing {
+namespace {
+
+TEST(JsonLog, EachEventCarriesItsFieldsAndPayloadsAreEscapedTwice) {
+  ServerConfig config = loopback_config();
+  config.log_format = LogFormat::kJson;
+  RunningServer running(config);
+  std::string peer;
+  {
+    TestClient client(running.endpoint());
+    peer = client.local().to_string();
+    client.send("say \"hi\" \x1b[2J\n");
+    EXPECT_EQ(client.read_line(), "ok\n");
+  }
+  EXPECT_TRUE(running.log().wait_for(R"("event":"connected","conn":1,"peer":")" + peer + "\""));
+  EXPECT_TRUE(running.log().wait_for(R"("event":"message","conn":1,"peer":")" + peer +
+                                     R"(","payload":"say \"hi\" \\x1b[2J")"));
+  EXPECT_TRUE(running.log().wait_for(R"("event":"disconnected","conn":1,"peer":")" + peer));
+  EXPECT_TRUE(
+      running.log().wait_for(R"("messages":1,"bytes_in":14,"reason":"peer closed","note":"")"));
+}
+
+}  // namespace
+}  // namespace tcp_server::testing

@@ -93,3 +93,22 @@ TEST(PayloadFormatter, GbkTruncationCountsBytesNotShown) {
 
 }  // namespace
 }  // namespace tcp_server
+
+namespace tcp_server {
+namespace {
+
+TEST(JsonQuote, EscapesQuotesBackslashesAndControlBytes) {
+  EXPECT_EQ(json_quote("plain"), "\"plain\"");
+  EXPECT_EQ(json_quote("say \"hi\" \\ there"), R"("say \"hi\" \\ there")");
+  EXPECT_EQ(json_quote(std::string("a\x01\n\x1b\x7f", 5)), R"("a\u0001\u000a\u001b\u007f")");
+  EXPECT_EQ(json_quote("你好"), "\"你好\"");
+  EXPECT_EQ(json_quote(""), "\"\"");
+}
+
+TEST(JsonQuote, AnEscapedPayloadStaysReadableAfterDecoding) {
+  // The log shows escape_for_log's text; JSON only adds its own layer, which a parser removes.
+  EXPECT_EQ(json_quote(escape_for_log("\x1b[2J", 256)), R"("\\x1b[2J")");
+}
+
+}  // namespace
+}  // namespace tcp_server
