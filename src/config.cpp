@@ -37,6 +37,16 @@ std::vector<std::string> ServerConfig::validate() const {
       (keepalive.idle.count() < 1 || keepalive.interval.count() < 1 || keepalive.probes < 1)) {
     problems.emplace_back("--keepalive idle, interval and probes must each be at least 1");
   }
+  if (proxy_protocol != ProxyVersions::kNone && trusted_proxies.empty()) {
+    problems.emplace_back(
+        "--proxy-protocol needs --trusted-proxy: only a proxy may name the client's address");
+  }
+  if (proxy_protocol == ProxyVersions::kNone && !trusted_proxies.empty()) {
+    problems.emplace_back("--trusted-proxy is only used with --proxy-protocol");
+  }
+  if (proxy_header_timeout.count() <= 0) {
+    problems.emplace_back("--proxy-header-timeout must be more than 0");
+  }
   return problems;
 }
 

@@ -3,12 +3,14 @@
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <span>
 
 #include "connection_registry.hpp"
 #include "server_log.hpp"
+#include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
 
 namespace tcp_server {
@@ -36,6 +38,12 @@ void Connection::serve() noexcept {
   Outcome outcome;
   try {
     configure_socket();
+    if (context_.config.proxy_protocol != ProxyVersions::kNone) {
+      if (const auto refusal = read_proxy_header()) {
+        reject(RejectReason::kProxyHeader, *refusal);
+        return;
+      }
+    }
     if (const auto refusal = context_.config.access.refusal(client_)) {
       reject(RejectReason::kDenied, *refusal);
       return;
@@ -53,6 +61,40 @@ void Connection::serve() noexcept {
     outcome = {CloseReason::kError, "unknown exception"};
   }
   finish(outcome);
+}
+
+std::optional<std::string> Connection::read_proxy_header() {
+  const ServerConfig& config = context_.config;
+  const bool trusted = std::any_of(config.trusted_proxies.begin(), config.trusted_proxies.end(),
+                                   [&](const Cidr& proxy) { return proxy.contains(peer_); });
+  if (!trusted) return std::string("not from a --trusted-proxy");
+  const auto deadline = std::chrono::steady_clock::now() + config.proxy_header_timeout;
+  std::array<char, 256> chunk;
+  std::string received;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::string("no complete PROXY header in time");
+    (void)set_receive_timeout(fd_.get(), std::max(left, std::chrono::milliseconds(1)));
+    const ReceiveResult got = receive_some(fd_.get(), chunk);
+    if (got.error) {
+      return is_timeout(got.error) ? std::string("no complete PROXY header in time")
+                                   : "recv: " + got.error.message();
+    }
+    if (got.bytes == 0) return std::string("closed before the end of its PROXY header");
+    received.append(chunk.data(), got.bytes);
+    const ProxyParseResult parsed = parse_proxy_header(received, config.proxy_protocol);
+    if (parsed.status == ProxyParseStatus::kNeedMore) continue;
+    if (parsed.status == ProxyParseStatus::kInvalid) return parsed.error;
+    if (parsed.source) {
+      client_ = *parsed.source;
+      client_text_ = client_.to_string();
+    }
+    first_bytes_ = received.substr(parsed.length);
+    // Back to the connection's own receive deadline.
+    (void)set_receive_timeout(fd_.get(), config.idle_timeout);
+    return std::nullopt;
+  }
 }
 
 void Connection::configure_socket() {
@@ -77,6 +119,7 @@ Connection::Outcome Connection::serve_messages() {
   std::unique_ptr<char[]> large_buffer;
   std::span<char> buffer(small_buffer);
   Outcome outcome;
+  if (!first_bytes_.empty() && !process(first_bytes_, line_framing, outcome)) return outcome;
   for (;;) {
     // Publish idleness before reading draining_; request_drain() does the reverse. With both
     // sequentially consistent, at least one side sees the other, so an idle connection is
@@ -93,21 +136,9 @@ Connection::Outcome Connection::serve_messages() {
     if (received.bytes == buffer.size() && !large_buffer) {
       large_buffer = std::make_unique_for_overwrite<char[]>(kReceiveBufferSize);
     }
-    bytes_in_ += received.bytes;
-    context_.stats.on_bytes_in(received.bytes);
-    const std::string_view bytes(buffer.data(), received.bytes);
-    if (line_framing) {
-      framer_.append(bytes);
-      Frame frame;
-      while (framer_.next(frame) == FrameStatus::kFrame) {
-        handle_message(frame.payload, frame.dropped_bytes);
-      }
-    } else {
-      handle_message(bytes, 0);
+    if (!process(std::string_view(buffer.data(), received.bytes), line_framing, outcome)) {
+      return outcome;
     }
-    const bool sent =
-        config.mode == ReplyMode::kEcho ? echo(bytes, outcome) : flush_replies(outcome);
-    if (!sent) return outcome;
     if (large_buffer) buffer = std::span<char>(large_buffer.get(), kReceiveBufferSize);
   }
 
@@ -124,6 +155,21 @@ Connection::Outcome Connection::serve_messages() {
     if (config.mode == ReplyMode::kAck) (void)flush_replies(outcome);
   }
   return {CloseReason::kPeerClosed, {}};
+}
+
+bool Connection::process(std::string_view bytes, bool line_framing, Outcome& outcome) {
+  bytes_in_ += bytes.size();
+  context_.stats.on_bytes_in(bytes.size());
+  if (line_framing) {
+    framer_.append(bytes);
+    Frame frame;
+    while (framer_.next(frame) == FrameStatus::kFrame) {
+      handle_message(frame.payload, frame.dropped_bytes);
+    }
+  } else {
+    handle_message(bytes, 0);
+  }
+  return context_.config.mode == ReplyMode::kEcho ? echo(bytes, outcome) : flush_replies(outcome);
 }
 
 void Connection::handle_message(std::string_view payload, std::size_t dropped_bytes) {

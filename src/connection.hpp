@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,7 +55,12 @@ class Connection {
   };
 
   void configure_socket();
+  // Reads the PROXY protocol header; on success client_ is the client it names and
+  // first_bytes_ holds what followed it. On failure returns the reason to refuse.
+  std::optional<std::string> read_proxy_header();
   Outcome serve_messages();
+  // Frames, logs and answers received bytes; false when sending failed (outcome says why).
+  bool process(std::string_view bytes, bool line_framing, Outcome& outcome);
   // Logs and answers one message; false when sending failed (outcome says why).
   void handle_message(std::string_view payload, std::size_t dropped_bytes);
   bool flush_replies(Outcome& outcome);
@@ -64,6 +70,7 @@ class Connection {
   void reject(RejectReason reason, std::string_view detail);
   void finish(const Outcome& outcome);
 
+  std::string first_bytes_;  // received after a PROXY header: the start of the first message
   std::uint64_t id_;
   UniqueFd fd_;
   const Endpoint peer_;

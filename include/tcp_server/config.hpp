@@ -10,6 +10,7 @@
 #include "tcp_server/framing.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/log_format.hpp"
+#include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
 
 namespace tcp_server {
@@ -53,6 +54,11 @@ struct ServerConfig {
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};
   AccessRules access;  // --allow / --deny, on the client's address
   LogFormat log_format = LogFormat::kText;
+  // PROXY protocol: when not kNone, every client must come from a trusted proxy and start with
+  // a header naming the real client, within proxy_header_timeout.
+  ProxyVersions proxy_protocol = ProxyVersions::kNone;
+  std::vector<Cidr> trusted_proxies;
+  std::chrono::milliseconds proxy_header_timeout{std::chrono::seconds(5)};
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;

@@ -158,6 +158,18 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
             },
             "PATH"));
   };
+  const std::map<std::string, ProxyVersions> proxy_versions{
+      {"v1", ProxyVersions::kV1}, {"v2", ProxyVersions::kV2}, {"any", ProxyVersions::kAny}};
+  app.add_option("--proxy-protocol", config.proxy_protocol,
+                 "Expect a PROXY protocol header (v1, v2 or any) from every client; the "
+                 "address it names is the one logged, limited and checked")
+      ->transform(CLI::CheckedTransformer(proxy_versions))
+      ->default_str("off");
+  add_networks("--trusted-proxy", config.trusted_proxies,
+               "A proxy allowed to connect with --proxy-protocol (repeatable); others are "
+               "refused");
+  add_duration(app, "--proxy-header-timeout", config.proxy_header_timeout,
+               "How long a proxy may take to send its header");
   add_networks("--allow", config.access.allow,
                "Serve only clients in this network (repeatable; e.g. 10.0.0.0/8, ::1)");
   add_networks("--deny", config.access.deny,
