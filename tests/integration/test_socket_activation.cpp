@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "eventually.hpp"
+#include "free_port.hpp"
 #include "subprocess.hpp"
 #include "tcp_server/socket.hpp"
 #include "test_client.hpp"
@@ -20,17 +21,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = TCP_SERVER_BINARY;
 const std::string kActivator = "/usr/bin/systemd-socket-activate";
-
-// The activator cannot be given port 0, so take a port the kernel picks and free it again; a
-// rare collision with another process is retried by the caller.
-std::uint16_t kernel_chosen_free_port() {
-  UniqueFd probe(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) return 0;
-  return local_endpoint(probe.get()).port();
-}
 
 TEST(SocketActivation, ServesTheSocketSystemdSocketActivateHandsIt) {
   ASSERT_EQ(::access(kActivator.c_str(), X_OK), 0)
