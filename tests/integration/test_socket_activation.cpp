@@ -2,9 +2,13 @@
 // serves the listening socket it is handed (fd 3, LISTEN_FDS/LISTEN_PID) instead of binding.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstddef>
+#include <cstring>
 #include <memory>
 #include <optional>
 
@@ -61,6 +65,47 @@ TEST(SocketActivation, ServesTheSocketSystemdSocketActivateHandsIt) {
     return;
   }
   FAIL() << "no free port after 5 attempts";
+}
+
+}  // namespace
+}  // namespace tcp_server::testing
+
+namespace tcp_server::testing {
+namespace {
+
+// sd_notify(3) as a service manager sees it: a datagram socket named by $NOTIFY_SOCKET gets
+// READY=1 once the server listens and STOPPING=1 when it starts draining.
+TEST(SystemdNotify, ReadyWhenListeningAndStoppingOnSigterm) {
+  UniqueFd notify(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(notify.valid());
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  // Abstract namespace (leading NUL, written '@' in $NOTIFY_SOCKET): nothing to clean up.
+  const std::string name = "tcp_server_notify_test_" + std::to_string(::getpid());
+  std::memcpy(address.sun_path + 1, name.data(), name.size());
+  ASSERT_EQ(::bind(notify.get(), reinterpret_cast<sockaddr*>(&address),
+                   static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())),
+            0);
+  ::setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);  // this test process only
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0"});
+  ::unsetenv("NOTIFY_SOCKET");
+  const std::uint16_t port = announced_port(server);
+
+  const auto next_datagram = [&](std::chrono::milliseconds timeout) -> std::string {
+    pollfd waiting{notify.get(), POLLIN, 0};
+    if (::poll(&waiting, 1, static_cast<int>(timeout.count())) != 1) return {};
+    char buffer[1024];
+    const ssize_t size = ::recv(notify.get(), buffer, sizeof buffer, 0);
+    return size > 0 ? std::string(buffer, static_cast<std::size_t>(size)) : std::string();
+  };
+  const std::string ready = next_datagram(10s);
+  EXPECT_EQ(ready, "READY=1\nSTATUS=listening on 127.0.0.1:" + std::to_string(port));
+  server.send_signal(SIGTERM);
+  std::string stopping;
+  for (int i = 0; i < 10 && stopping.rfind("STOPPING=1", 0) != 0; ++i)
+    stopping = next_datagram(10s);
+  EXPECT_EQ(stopping.rfind("STOPPING=1", 0), 0u) << stopping;
+  EXPECT_EQ(server.wait_for_exit(10s), 0);
 }
 
 }  // namespace
