@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 
 namespace tcp_server {
@@ -9,12 +11,28 @@ namespace tcp_server {
 ServerLog::ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format)
     : logger_(std::move(logger)), format_(format) {}
 
+// Integer arithmetic rather than fmt's floating-point formatting: every client thread formats
+// one duration when it disconnects, and fmt's float path is deep enough to touch another stack
+// page per thread (about 4 KiB of RSS each for 10,000 threads closing at once).
 std::string format_duration(std::chrono::steady_clock::duration duration) {
-  const double seconds = std::chrono::duration<double>(duration).count();
-  if (seconds < 1.0) return fmt::format("{:.3f} s", seconds);
-  if (seconds < 100.0) return fmt::format("{:.1f} s", seconds);
-  return fmt::format("{:.0f} s", seconds);
+  using std::chrono::milliseconds;
+  const auto ms =
+      std::max<std::int64_t>(std::chrono::duration_cast<milliseconds>(duration).count(), 0);
+  if (ms < 1000) return fmt::format("0.{:03} s", ms);
+  if (ms < 100'000) return fmt::format("{}.{} s", (ms + 50) / 1000, (ms + 50) % 1000 / 100);
+  return fmt::format("{} s", (ms + 500) / 1000);
 }
+
+namespace {
+
+// Seconds with three decimals, for JSON, without floating point (see format_duration).
+std::string json_seconds(std::chrono::steady_clock::duration duration) {
+  const auto ms = std::max<std::int64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(duration).count(), 0);
+  return fmt::format("{}.{:03}", ms / 1000, ms % 1000);
+}
+
+}  // namespace
 
 void ServerLog::listening(const Endpoint& local, bool inherited, std::size_t max_connections) {
   if (json()) {
@@ -49,10 +67,10 @@ void ServerLog::disconnected(std::uint64_t conn, std::string_view peer,
                              std::chrono::steady_clock::duration lifetime, std::uint64_t messages,
                              std::uint64_t bytes_in, CloseReason reason, std::string_view note) {
   if (json()) {
-    logger_->info(R"("event":"disconnected","conn":{},"peer":{},"duration_s":{:.3f},"messages":{},)"
+    logger_->info(R"("event":"disconnected","conn":{},"peer":{},"duration_s":{},"messages":{},)"
                   R"("bytes_in":{},"reason":{},"note":{})",
-                  conn, json_quote(peer), std::chrono::duration<double>(lifetime).count(), messages,
-                  bytes_in, json_quote(to_string(reason)), json_quote(note));
+                  conn, json_quote(peer), json_seconds(lifetime), messages, bytes_in,
+                  json_quote(to_string(reason)), json_quote(note));
     return;
   }
   logger_->info("{} disconnected after {}, {} message{}, {} bytes in ({}{}{})", peer,
