@@ -3,11 +3,24 @@
 #include <arpa/inet.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <stdexcept>
 
 namespace tcp_server {
+namespace {
+
+// ::ffff:0:0/96, the IPv4-mapped IPv6 addresses (RFC 4291 2.5.5.2).
+constexpr unsigned kMappedPrefix = 96;
+
+bool is_v4_mapped(const std::array<std::uint8_t, 16>& bytes) {
+  const auto zero = [](std::uint8_t byte) { return byte == 0; };
+  return std::all_of(bytes.begin(), bytes.begin() + 10, zero) && bytes[10] == 0xff &&
+         bytes[11] == 0xff;
+}
+
+}  // namespace
 
 std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why_not) {
   const auto fail = [&](std::string why) -> std::optional<Cidr> {
@@ -38,10 +51,26 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* why_not) {
     }
     cidr.prefix_ = prefix;
   }
+  const bool mapped = cidr.family_ == AF_INET6 && is_v4_mapped(cidr.bytes_);
+  if (mapped && cidr.prefix_ < kMappedPrefix) {
+    return fail(fmt::format(
+        "'{}' is an IPv4-mapped network with a prefix under /96, so it would also cover IPv6 "
+        "addresses that are not mapped IPv4; write it as an IPv4 network "
+        "(::ffff:a.b.c.d/(96+N) is a.b.c.d/N)",
+        text));
+  }
   for (unsigned bit = cidr.prefix_; bit < max_prefix; ++bit) {
     if ((cidr.bytes_[bit / 8] >> (7 - bit % 8)) & 1U) {
       return fail(fmt::format("'{}' has bits set beyond its /{} prefix", text, cidr.prefix_));
     }
+  }
+  if (mapped) {
+    // Clients are unmapped to IPv4 (see Endpoint), so the rule must be IPv4 to match them.
+    Cidr v4;
+    v4.family_ = AF_INET;
+    std::copy_n(cidr.bytes_.begin() + 12, 4, v4.bytes_.begin());
+    v4.prefix_ = cidr.prefix_ - kMappedPrefix;
+    return v4;
   }
   return cidr;
 }

@@ -17,11 +17,18 @@ void append_hex_byte(std::string& out, unsigned char byte) {
   out += kHexDigits[byte & 0xF];
 }
 
-// Code points that are valid text but would let a peer reorder or break the line a person reads.
+// The Unicode Bidi_Control property, complete as of Unicode 15 (PropList.txt): ALM, LRM, RLM,
+// the embeddings and overrides LRE..RLO, and the isolates LRI..PDI.
+bool is_bidi_control(char32_t cp) {
+  return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+         (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// Code points that are valid text but would let a peer reorder or break the line a person reads:
+// C1 controls, bidi controls, LINE and PARAGRAPH SEPARATOR. Every path to the log (UTF-8 and
+// decoded GBK) goes through append_escaped, hence through this one predicate.
 bool is_hidden_control(char32_t cp) {
-  return (cp >= 0x80 && cp <= 0x9F) || cp == 0x200E || cp == 0x200F ||
-         (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069) || cp == 0x2028 ||
-         cp == 0x2029;
+  return (cp >= 0x80 && cp <= 0x9F) || is_bidi_control(cp) || cp == 0x2028 || cp == 0x2029;
 }
 
 // Length of the valid UTF-8 sequence at the front of bytes and its code point; 0 if invalid.

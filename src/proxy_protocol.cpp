@@ -8,11 +8,15 @@
 #include <cstring>
 #include <vector>
 
+#include "tcp_server/log_format.hpp"
+
 namespace tcp_server {
 namespace {
 
 constexpr std::string_view kV1Prefix = "PROXY ";
 constexpr std::string_view kV2Signature{"\r\n\r\n\0\r\nQUIT\n", 12};
+// Received bytes quoted in an error text: enough to recognise, few enough to keep it short.
+constexpr std::size_t kQuotedBytesMax = 8;
 
 ProxyParseResult invalid(std::string error) {
   ProxyParseResult result;
@@ -65,8 +69,9 @@ ProxyParseResult parse_v1(std::string_view bytes) {
   } else if (fields[0] == "TCP6") {
     family = AF_INET6;
   } else {
-    return invalid(
-        fmt::format("v1 protocol '{}' is not TCP4, TCP6 or UNKNOWN", fields[0].substr(0, 8)));
+    // The field is peer bytes and this text is logged: quote a few, escaped, never raw.
+    return invalid(fmt::format("v1 protocol '{}' is not TCP4, TCP6 or UNKNOWN",
+                               escape_for_log(fields[0], kQuotedBytesMax)));
   }
   const auto source_port = parse_port(fields[3]);
   const auto destination_port = parse_port(fields[4]);

@@ -14,7 +14,9 @@ namespace tcp_server {
 // An IPv4 or IPv6 network: "10.0.0.0/8", "2001:db8::/32", or one address ("192.0.2.7", "::1",
 // meaning /32 or /128). Bits beyond the prefix must be zero ("10.1.0.0/8" is refused as a
 // likely typo). An IPv4 network never matches an IPv6 address and vice versa; IPv4 clients of
-// a dual-stack socket arrive unmapped (see Endpoint), so "127.0.0.0/8" matches them.
+// a dual-stack socket arrive unmapped (see Endpoint), so "127.0.0.0/8" matches them, and so
+// does "::ffff:127.0.0.0/104", which is parsed as the IPv4 network it means (a mapped network
+// shorter than /96 would reach past the mapped range and is refused).
 class Cidr {
  public:
   // nullopt for anything else; why_not (when given) says what is wrong.

@@ -14,9 +14,9 @@ enum class TextEncoding { kUtf8, kGbk };
 //  - Valid UTF-8 printable text (Chinese included) is kept as is.
 //  - '\\' becomes "\\\\"; '\n' '\r' '\t' become "\\n" "\\r" "\\t"; every other C0 control byte,
 //    DEL, and every byte that is not part of valid UTF-8 becomes "\\xNN" (lower-case hex).
-//  - C1 controls (U+0080..U+009F), bidi controls (U+200E, U+200F, U+202A..U+202E,
-//    U+2066..U+2069) and U+2028/U+2029 become "\\u{NNNN}", so no peer can reorder or break
-//    the line a person reads.
+//  - C1 controls (U+0080..U+009F), every Bidi_Control character (U+061C, U+200E, U+200F,
+//    U+202A..U+202E, U+2066..U+2069) and U+2028/U+2029 become "\\u{NNNN}", so no peer can
+//    reorder or break the line a person reads.
 //  - At most max_bytes input bytes are shown (never cutting a UTF-8 sequence); when anything is
 //    left out the result ends with "...(+N bytes)", N counting every byte not shown.
 // Pure and allocation-bounded: the output is at most about 10 * max_bytes + 32 bytes.

@@ -49,6 +49,39 @@ TEST(Cidr, FamiliesNeverCrossButMappedIpv4IsIpv4) {
   EXPECT_TRUE(Cidr::parse("127.0.0.0/8")->contains(ip("::ffff:127.0.0.5")));
 }
 
+TEST(Cidr, MappedIpv6RuleBecomesTheIpv4RuleItMeans) {
+  // Clients arrive unmapped (see Endpoint), so a mapped rule must be IPv4 to ever match.
+  const Cidr loopback = *Cidr::parse("::ffff:127.0.0.0/104");
+  EXPECT_EQ(loopback, *Cidr::parse("127.0.0.0/8"));
+  EXPECT_EQ(loopback.to_string(), "127.0.0.0/8");
+  const Endpoint client = ip("127.0.0.1");
+  ASSERT_FALSE(client.is_v6());
+  EXPECT_TRUE(loopback.contains(client));
+  EXPECT_TRUE(loopback.contains(ip("127.255.255.254")));
+  EXPECT_FALSE(loopback.contains(ip("128.0.0.1")));
+  EXPECT_FALSE(loopback.contains(ip("::1")));
+  EXPECT_EQ(Cidr::parse("::ffff:1.2.3.4")->to_string(), "1.2.3.4/32");
+  EXPECT_EQ(Cidr::parse("::ffff:1.2.3.4/128")->to_string(), "1.2.3.4/32");
+  EXPECT_EQ(Cidr::parse("::FFFF:0:0/96")->to_string(), "0.0.0.0/0");
+  EXPECT_EQ(Cidr::parse("::ffff:c000:200/120")->to_string(), "192.0.2.0/24");
+  std::string why;
+  EXPECT_FALSE(Cidr::parse("::ffff:127.0.0.0/103", &why).has_value());
+  EXPECT_NE(why.find("beyond its /103"), std::string::npos) << why;
+}
+
+TEST(Cidr, MappedIpv6RuleShorterThan96IsRefusedWithTheReason) {
+  for (const char* bad : {"::ffff:0.0.0.0/95", "::ffff:0:0/80", "::ffff:0.0.0.0/0"}) {
+    std::string why;
+    EXPECT_FALSE(Cidr::parse(bad, &why).has_value()) << bad;
+    EXPECT_NE(why.find("IPv4-mapped"), std::string::npos) << why;
+    EXPECT_NE(why.find("/96"), std::string::npos) << why;
+    EXPECT_EQ(why.find('\n'), std::string::npos) << why;
+  }
+  // Not mapped: an ordinary IPv6 rule, left as it is.
+  EXPECT_EQ(Cidr::parse("::fffe:0:0/96")->to_string(), "::fffe:0:0/96");
+  EXPECT_EQ(Cidr::parse("::/0")->to_string(), "::/0");
+}
+
 TEST(AccessRules, DenyWinsAllowRestrictsNoRulesServesEveryone) {
   AccessRules rules;
   EXPECT_FALSE(rules.refusal(ip("203.0.113.9")).has_value());

@@ -172,5 +172,19 @@ TEST(CommandLine, BadNetworksAndUnreadableListsAreOneLineErrors) {
   }
 }
 
+TEST(CommandLine, AMappedDenyRuleIsTakenAsIpv4AndAShortOneRefusedInOneLine) {
+  const auto mapped = parse({"--deny", "::ffff:127.0.0.0/104"});
+  ASSERT_TRUE(mapped.result.options.has_value()) << mapped.err;
+  ASSERT_EQ(mapped.result.options->server.access.deny.size(), 1u);
+  EXPECT_EQ(mapped.result.options->server.access.deny[0].to_string(), "127.0.0.0/8");
+
+  const auto refused = parse({"--deny", "::ffff:0.0.0.0/95"});
+  EXPECT_FALSE(refused.result.options.has_value());
+  EXPECT_EQ(refused.result.exit_code, 2);
+  EXPECT_EQ(std::count(refused.err.begin(), refused.err.end(), '\n'), 1) << refused.err;
+  EXPECT_NE(refused.err.find("--deny"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("IPv4-mapped"), std::string::npos) << refused.err;
+}
+
 }  // namespace
 }  // namespace tcp_server

@@ -1,7 +1,9 @@
 #include "tcp_server/log_format.hpp"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <string>
 
 namespace tcp_server {
@@ -32,6 +34,43 @@ TEST(EscapeForLog, C1BidiAndLineSeparatorsAreShownAsCodePoints) {
   EXPECT_EQ(escape_for_log("user\xe2\x80\xaegnp.exe", kUnlimited), "user\\u{202E}gnp.exe");
   EXPECT_EQ(escape_for_log("a\xe2\x80\xa8z", kUnlimited), "a\\u{2028}z");
   EXPECT_EQ(escape_for_log("\xe2\x81\xa6", kUnlimited), "\\u{2066}");
+}
+
+// Encodes one code point as UTF-8 (test input only; cp must be a Unicode scalar value).
+std::string utf8(char32_t cp) {
+  std::string out;
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return out;
+}
+
+TEST(EscapeForLog, EveryBidiControlIsShownAsACodePoint) {
+  // The Bidi_Control property, complete as of Unicode 15 (PropList.txt).
+  constexpr char32_t kBidiControls[] = {0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C,
+                                        0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069};
+  for (const char32_t cp : kBidiControls) {
+    EXPECT_EQ(escape_for_log("a" + utf8(cp) + "b", kUnlimited),
+              fmt::format("a\\u{{{:04X}}}b", static_cast<std::uint32_t>(cp)));
+  }
+  // Neighbours are ordinary text: ARABIC SEMICOLON, ARABIC END OF TEXT MARK, ZERO WIDTH
+  // JOINER (emoji sequences need it), WORD JOINER.
+  constexpr char32_t kNeighbours[] = {0x061B, 0x061D, 0x200D, 0x2060};
+  for (const char32_t cp : kNeighbours) {
+    EXPECT_EQ(escape_for_log(utf8(cp), kUnlimited), utf8(cp)) << static_cast<unsigned>(cp);
+  }
 }
 
 TEST(EscapeForLog, TruncatesWithoutCuttingACharacterAndCountsWhatItLeftOut) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 
 namespace tcp_server {
 namespace {
@@ -53,6 +54,48 @@ TEST(ProxyProtocol, V1Tcp6AndUnknown) {
   EXPECT_EQ(unknown.length, 24u);
 }
 
+// True when text is well-formed UTF-8 (RFC 3629: no overlongs, surrogates or values past
+// U+10FFFF).
+bool is_valid_utf8(std::string_view text) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[pos]);
+    std::size_t length = 0;
+    char32_t cp = 0;
+    char32_t min = 0;
+    if (lead < 0x80) {
+      ++pos;
+      continue;
+    }
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2, cp = lead & 0x1F, min = 0x80;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3, cp = lead & 0x0F, min = 0x800;
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4, cp = lead & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (text.size() - pos < length) return false;
+    for (std::size_t i = 1; i < length; ++i) {
+      const auto next = static_cast<unsigned char>(text[pos + i]);
+      if ((next & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (next & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    pos += length;
+  }
+  return true;
+}
+
+bool holds_raw_control_byte(std::string_view text) {
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (byte < 0x20 || byte == 0x7f) return true;
+  }
+  return false;
+}
+
 TEST(ProxyProtocol, EveryPrefixOfAValidHeaderNeedsMore) {
   for (const std::string& header :
        {"PROXY TCP4 203.0.113.7 192.0.2.1 5555 9090\r\n"s, v2_tcp4("198.51.100.3", 1234)}) {
@@ -78,6 +121,25 @@ TEST(ProxyProtocol, MalformedV1HeadersAreInvalidWithAReason) {
     EXPECT_EQ(result.status, ProxyParseStatus::kInvalid) << bad;
     EXPECT_FALSE(result.error.empty()) << bad;
   }
+}
+
+TEST(ProxyProtocol, RejectionTextQuotesReceivedBytesOnlyEscaped) {
+  // A trusted proxy can still send junk; what the parser quotes from it ends up in the log.
+  for (const std::string& protocol :
+       {"TC\nP4"s, "\x1b[31mX"s, "\xff\xfe"s, "A\r\x7f\0B"s, "\xe2\x80\xae"s, "\xc2\x85"s,
+        "TCP4\n\n\n\n\n\n\n\n\n\n\n\n"s}) {
+    const std::string header = "PROXY " + protocol + " 203.0.113.7 192.0.2.1 5555 9090\r\n";
+    const auto result = parse_proxy_header(header, ProxyVersions::kAny);
+    ASSERT_EQ(result.status, ProxyParseStatus::kInvalid) << result.error;
+    EXPECT_NE(result.error.find("v1 protocol"), std::string::npos) << result.error;
+    EXPECT_FALSE(holds_raw_control_byte(result.error)) << result.error;
+    EXPECT_TRUE(is_valid_utf8(result.error)) << result.error;
+    EXPECT_EQ(result.error.find("\xe2\x80\xae"), std::string::npos) << result.error;
+    EXPECT_LT(result.error.size(), 120u) << result.error;  // a small bound, however long the field
+  }
+  EXPECT_NE(parse_proxy_header("PROXY TC\nP4 1.2.3.4 5.6.7.8 1 2\r\n", ProxyVersions::kV1)
+                .error.find("'TC\\nP4'"),
+            std::string::npos);
 }
 
 TEST(ProxyProtocol, V2Tcp4Tcp6LocalAndUnspec) {
