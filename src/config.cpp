@@ -3,16 +3,11 @@
 #include <limits.h>
 #include <pthread.h>
 
-#include <algorithm>
-
 namespace tcp_server {
 namespace {
 
 constexpr std::size_t kMaxLineLimit = std::size_t{1} << 30;
 constexpr std::size_t kMaxThreadStack = std::size_t{1} << 30;
-// fds kept back from the connection budget: stdio, the listener, the eventfd, log files, and
-// headroom for the accept loop to keep working while every connection is open.
-constexpr std::size_t kReservedFds = 32;
 
 }  // namespace
 
@@ -48,12 +43,6 @@ std::vector<std::string> ServerConfig::validate() const {
     problems.emplace_back("--proxy-header-timeout must be more than 0");
   }
   return problems;
-}
-
-std::size_t effective_max_connections(const ServerConfig& config, std::size_t fd_limit) {
-  if (config.max_connections > 0) return config.max_connections;
-  return fd_limit > kReservedFds * 2 ? fd_limit - kReservedFds
-                                     : std::max<std::size_t>(fd_limit / 2, 1);
 }
 
 }  // namespace tcp_server

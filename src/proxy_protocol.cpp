@@ -8,8 +8,6 @@
 #include <cstring>
 #include <vector>
 
-#include "tcp_server/log_format.hpp"
-
 namespace tcp_server {
 namespace {
 
@@ -17,6 +15,16 @@ constexpr std::string_view kV1Prefix = "PROXY ";
 constexpr std::string_view kV2Signature{"\r\n\r\n\0\r\nQUIT\n", 12};
 // Received bytes quoted in an error text: enough to recognise, few enough to keep it short.
 constexpr std::size_t kQuotedBytesMax = 8;
+
+// Peer bytes for an error text: printable ASCII as is, anything else as '?'. Safe wherever the
+// text is shown, and unchanged when the log escapes it again (no backslash to double).
+std::string quote_received(std::string_view bytes) {
+  std::string quoted;
+  for (const char byte : bytes.substr(0, kQuotedBytesMax)) {
+    quoted += (byte >= 0x20 && byte < 0x7f && byte != '\\') ? byte : '?';
+  }
+  return quoted;
+}
 
 ProxyParseResult invalid(std::string error) {
   ProxyParseResult result;
@@ -69,9 +77,8 @@ ProxyParseResult parse_v1(std::string_view bytes) {
   } else if (fields[0] == "TCP6") {
     family = AF_INET6;
   } else {
-    // The field is peer bytes and this text is logged: quote a few, escaped, never raw.
-    return invalid(fmt::format("v1 protocol '{}' is not TCP4, TCP6 or UNKNOWN",
-                               escape_for_log(fields[0], kQuotedBytesMax)));
+    return invalid(
+        fmt::format("v1 protocol '{}' is not TCP4, TCP6 or UNKNOWN", quote_received(fields[0])));
   }
   const auto source_port = parse_port(fields[3]);
   const auto destination_port = parse_port(fields[4]);

@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -14,6 +13,7 @@
 #include "connection_registry.hpp"
 #include "connection_threads.hpp"
 #include "server_log.hpp"
+#include "tcp_server/connection_limit.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/socket.hpp"
 #include "waker.hpp"
@@ -31,12 +31,6 @@ constexpr auto kMaxBackOff = std::chrono::milliseconds(1000);
 // After the drain deadline, SHUT_RD lets replies being written finish; this long after that,
 // SHUT_RDWR cuts off a peer that is not reading them.
 constexpr auto kForcedCloseGrace = std::chrono::seconds(1);
-
-std::size_t open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return 1 << 20;
-  return static_cast<std::size_t>(limit.rlim_cur);
-}
 
 ServerConfig validated(ServerConfig config) {
   const auto problems = config.validate();
@@ -105,9 +99,20 @@ void Server::open() {
   } else {
     impl.listener = Listener::open(impl.config.listen);
   }
-  impl.max_connections = effective_max_connections(impl.config, open_file_limit());
+  // Every connection is an fd and a thread: the default is what the system can carry.
+  const ConnectionCeiling ceiling = connection_ceiling(probe_system_limits());
+  const bool derived = impl.config.max_connections == 0;
+  impl.max_connections = derived ? ceiling.limit : impl.config.max_connections;
   impl.log.listening(impl.listener->local_endpoint(), impl.listener->inherited(),
-                     impl.max_connections);
+                     impl.max_connections, derived ? ceiling.bounded_by : std::string_view());
+  if (impl.max_connections > ceiling.limit) {
+    impl.log.note(spdlog::level::warn, "limit",
+                  fmt::format("--max-connections {} is more than this system can carry ({} "
+                              "connections, bounded by {}); beyond that, clients wait or are "
+                              "refused and other programs may fail to start threads",
+                              impl.max_connections, ceiling.limit, ceiling.bounded_by));
+  }
+  impl.log.wake_when_summary_pending([&impl] { impl.waker.notify(); });
 }
 
 Endpoint Server::local_endpoint() const {
@@ -150,9 +155,13 @@ void Server::Impl::accept_loop() {
         config.overflow == OverflowPolicy::kDefer && registry.size() >= max_connections;
     const bool accepting = !deferring && !backing_off;
     pollfd fds[2] = {{waker.fd(), POLLIN, 0}, {accepting ? listener->fd() : -1, POLLIN, 0}};
-    const int timeout = backing_off ? static_cast<int>(back_off_step.count()) : -1;
+    // Finite when not backing off only while a summary of rejections not logged is pending.
+    const int timeout =
+        backing_off ? static_cast<int>(back_off_step.count())
+                    : poll_timeout_until(log.next_summary_due(), std::chrono::steady_clock::now());
     const int ready = retry_on_eintr([&] { return ::poll(fds, 2, timeout); });
     if (ready < 0) throw std::system_error(errno_code(errno), "poll");
+    log.write_due_summaries(std::chrono::steady_clock::now());
     if (fds[0].revents != 0) waker.clear();
     if (ready == 0) {  // the back-off period is over
       backing_off = false;
@@ -242,6 +251,7 @@ void Server::Impl::drain() {
     }
   }
   threads.join_all();  // every connection has returned from serve() once this returns
+  log.write_due_summaries(std::chrono::steady_clock::now(), /*force=*/true);
   StatsSnapshot summary = stats.snapshot();
   summary.active = registry.size();
   log.stats(fmt::format("stopped after a {} drain",

@@ -25,6 +25,9 @@ std::string format_duration(std::chrono::steady_clock::duration duration) {
 
 namespace {
 
+// Bytes of a rejection's detail shown in its line.
+constexpr std::size_t kRejectDetailMax = 200;
+
 // Seconds with three decimals, for JSON, without floating point (see format_duration).
 std::string json_seconds(std::chrono::steady_clock::duration duration) {
   const auto ms = std::max<std::int64_t>(
@@ -34,13 +37,17 @@ std::string json_seconds(std::chrono::steady_clock::duration duration) {
 
 }  // namespace
 
-void ServerLog::listening(const Endpoint& local, bool inherited, std::size_t max_connections) {
+void ServerLog::listening(const Endpoint& local, bool inherited, std::size_t max_connections,
+                          std::string_view bounded_by) {
   if (json()) {
-    logger_->info(R"("event":"listening","address":{},"inherited":{},"max_connections":{})",
-                  json_quote(local.to_string()), inherited, max_connections);
+    logger_->info(
+        R"("event":"listening","address":{},"inherited":{},"max_connections":{},"bounded_by":{})",
+        json_quote(local.to_string()), inherited, max_connections,
+        json_quote(bounded_by.empty() ? "--max-connections" : bounded_by));
   } else {
-    logger_->info("listening on {}{} (max {} connections)", local.to_string(),
-                  inherited ? " (inherited socket)" : "", max_connections);
+    logger_->info("listening on {}{} (max {} connections{}{})", local.to_string(),
+                  inherited ? " (inherited socket)" : "", max_connections,
+                  bounded_by.empty() ? "" : ", bounded by ", bounded_by);
   }
   logger_->flush();
 }
@@ -101,20 +108,72 @@ bool ServerLog::allow(Throttle& throttle, std::chrono::steady_clock::duration in
 }
 
 void ServerLog::rejected(std::string_view peer, RejectReason reason, std::string_view detail) {
-  std::uint64_t suppressed = 0;
-  if (!allow(reject_throttles_[static_cast<std::size_t>(reason)], std::chrono::seconds(1),
-             suppressed)) {
+  bool admitted = false;
+  bool summary_now_pending = false;
+  {
+    LogThrottle& throttle = reject_throttles_[static_cast<std::size_t>(reason)];
+    std::lock_guard lock(throttle_mutex_);
+    const bool was_pending = throttle.summary_due().has_value();
+    admitted = throttle.admit(std::chrono::steady_clock::now(), peer);
+    summary_now_pending = !admitted && !was_pending;
+  }
+  if (!admitted) {
+    if (summary_now_pending && wake_) wake_();
     return;
   }
+  // The detail may quote what the peer sent (a PROXY header): never raw, never long.
+  const std::string safe_detail = escape_for_log(detail, kRejectDetailMax);
   if (json()) {
-    logger_->warn(R"("event":"rejected","peer":{},"reason":{},"detail":{},"suppressed":{})",
-                  json_quote(peer), json_quote(to_string(reason)), json_quote(detail), suppressed);
-  } else if (suppressed == 0) {
-    logger_->warn("{} rejected: {} ({})", peer, to_string(reason), detail);
-  } else {
-    logger_->warn("{} rejected: {} ({}); {} more rejected for this reason since the last line",
-                  peer, to_string(reason), detail, suppressed);
+    logger_->warn(R"("event":"rejected","peer":{},"reason":{},"detail":{})", json_quote(peer),
+                  json_quote(to_string(reason)), json_quote(safe_detail));
+    return;
   }
+  logger_->warn("{} rejected: {} ({})", peer, to_string(reason), safe_detail);
+}
+
+std::optional<std::chrono::steady_clock::time_point> ServerLog::next_summary_due() {
+  std::optional<std::chrono::steady_clock::time_point> next;
+  std::lock_guard lock(throttle_mutex_);
+  for (const LogThrottle& throttle : reject_throttles_) {
+    const auto due = throttle.summary_due();
+    if (due && (!next || *due < *next)) next = due;
+  }
+  return next;
+}
+
+void ServerLog::write_due_summaries(std::chrono::steady_clock::time_point now, bool force) {
+  std::array<std::optional<LogThrottle::Summary>, static_cast<std::size_t>(RejectReason::kCount)>
+      due;
+  {
+    std::lock_guard lock(throttle_mutex_);
+    for (std::size_t i = 0; i < due.size(); ++i) {
+      due[i] = reject_throttles_[i].take_summary(now, force);
+    }
+  }
+  for (std::size_t i = 0; i < due.size(); ++i) {
+    if (!due[i]) continue;
+    const auto reason = to_string(static_cast<RejectReason>(i));
+    const LogThrottle::Summary& summary = *due[i];
+    if (json()) {
+      std::string examples;
+      for (const auto& example : summary.examples) {
+        examples += (examples.empty() ? "" : ",") + json_quote(example);
+      }
+      logger_->warn(R"("event":"rejected_suppressed","reason":{},"count":{},"examples":[{}])",
+                    json_quote(reason), summary.count, examples);
+      continue;
+    }
+    std::string examples;
+    for (const auto& example : summary.examples) {
+      examples += (examples.empty() ? "" : ", ") + example;
+    }
+    if (summary.count > summary.examples.size()) examples += ", ...";
+    logger_->warn("rejected: {}: {} more not logged (e.g. {})", reason, summary.count, examples);
+  }
+}
+
+void ServerLog::wake_when_summary_pending(std::function<void()> wake) {
+  wake_ = std::move(wake);
 }
 
 void ServerLog::accept_failing(int error, std::chrono::milliseconds retry_in) {

@@ -4,13 +4,16 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/log_format.hpp"
+#include "tcp_server/log_throttle.hpp"
 #include "tcp_server/stats.hpp"
 
 namespace tcp_server {
@@ -22,14 +25,26 @@ class ServerLog {
  public:
   explicit ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format = LogFormat::kText);
 
-  void listening(const Endpoint& local, bool inherited, std::size_t max_connections);
+  // bounded_by: what limit the derived max_connections comes from ("kernel.pid_max", ...);
+  // empty when --max-connections set it.
+  void listening(const Endpoint& local, bool inherited, std::size_t max_connections,
+                 std::string_view bounded_by);
   void connected(std::uint64_t conn, std::string_view peer);
   void message(std::uint64_t conn, std::string_view peer, std::string_view display_payload);
   void disconnected(std::uint64_t conn, std::string_view peer,
                     std::chrono::steady_clock::duration lifetime, std::uint64_t messages,
                     std::uint64_t bytes_in, CloseReason reason, std::string_view note);
-  // At most one line per reason per second; the next line says how many were not logged.
+  // Per reason, a burst of 100 lines, then 20 a second (LogThrottle); the rest are counted and
+  // summed up in one line per reason once they stop (write_due_summaries). detail may quote
+  // peer bytes: it is escaped here.
   void rejected(std::string_view peer, RejectReason reason, std::string_view detail);
+  // When the next summary of rejections not logged is due; empty when none is pending.
+  [[nodiscard]] std::optional<std::chrono::steady_clock::time_point> next_summary_due();
+  // Writes the summaries due at now; with force, every pending one (at shutdown).
+  void write_due_summaries(std::chrono::steady_clock::time_point now, bool force = false);
+  // Called (from the thread that logged the rejection) when a summary becomes pending, so the
+  // owner of the loop that calls write_due_summaries can wake it. Set before any thread logs.
+  void wake_when_summary_pending(std::function<void()> wake);
   // At most one line per ten seconds, with the count of failures since the last line.
   void accept_failing(int error, std::chrono::milliseconds retry_in);
   void accept_recovered();
@@ -51,7 +66,8 @@ class ServerLog {
   std::shared_ptr<spdlog::logger> logger_;
   LogFormat format_;
   std::mutex throttle_mutex_;
-  std::array<Throttle, static_cast<std::size_t>(RejectReason::kCount)> reject_throttles_{};
+  std::array<LogThrottle, static_cast<std::size_t>(RejectReason::kCount)> reject_throttles_{};
+  std::function<void()> wake_;
   Throttle accept_throttle_;
   bool accept_failing_ = false;
 };

@@ -40,7 +40,7 @@ struct ServerConfig {
   std::size_t log_payload_max = 256;  // input bytes of a payload shown in one log line
   TextEncoding encoding = TextEncoding::kUtf8;
 
-  std::size_t max_connections = 0;  // 0: derived from RLIMIT_NOFILE at start
+  std::size_t max_connections = 0;  // 0: derived at start (connection_ceiling())
   std::size_t max_per_ip = 0;       // 0: no per-address limit
   OverflowPolicy overflow = OverflowPolicy::kReject;
   std::string reject_message;  // bytes sent to a refused client before closing; may be empty
@@ -63,9 +63,5 @@ struct ServerConfig {
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;
 };
-
-// The connection limit a config asks for, or the one derived from the fd limit when it asks for
-// none: leave room for the listener, logging and the accept loop's own needs.
-std::size_t effective_max_connections(const ServerConfig& config, std::size_t fd_limit);
 
 }  // namespace tcp_server

@@ -94,7 +94,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->default_str("utf-8");
 
   app.add_option("--max-connections", config.max_connections,
-                 "Most clients served at once; 0: as many as the fd limit allows")
+                 "Most clients served at once; 0: what the fd and thread limits allow")
       ->capture_default_str();
   app.add_option("--max-per-ip", config.max_per_ip,
                  "Most clients from one IPv4 address or IPv6 /64; 0: no limit")

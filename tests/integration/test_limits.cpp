@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <fstream>
+#include <optional>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -248,6 +250,158 @@ TEST(AccessControl, AllowListServesItsNetworkAndRefusesTheRest) {
   TestClient outside(running.endpoint(), *Endpoint::from_ip("127.0.0.3", 0));
   EXPECT_TRUE(outside.wait_for_close());
   EXPECT_TRUE(running.log().wait_for("rejected: denied (not in any --allow network)"));
+}
+
+}  // namespace
+}  // namespace tcp_server::testing
+
+namespace tcp_server::testing {
+namespace {
+
+std::optional<std::uint64_t> read_number(const std::string& path) {
+  std::ifstream file(path);
+  std::uint64_t value = 0;
+  if (!(file >> value)) return std::nullopt;
+  return value;
+}
+
+// Every connection is a thread: the derived limit must fit the kernel's thread limits too, and
+// the listening line says which limit it came from.
+TEST(DerivedConnectionLimit, ListeningLineNamesTheBoundAndFitsEveryThreadLimit) {
+  RunningServer running(loopback_config());
+  const auto lines = running.log().lines_containing("listening on");
+  ASSERT_EQ(lines.size(), 1u);
+  const std::string& line = lines[0];
+  std::smatch match;
+  ASSERT_TRUE(std::regex_search(
+      line, match,
+      std::regex(R"(\(max (\d+) connections, bounded by (open files|RLIMIT_NPROC|pids\.max|)"
+                 R"(kernel\.threads-max|kernel\.pid_max|vm\.max_map_count)\)$)")))
+      << line;
+  const std::uint64_t derived = std::stoull(match[1].str());
+  EXPECT_GE(derived, 1u);
+  // At most half of the system's PIDs and threads: the rest of the machine needs some too.
+  if (const auto pid_max = read_number("/proc/sys/kernel/pid_max")) {
+    EXPECT_LE(derived, *pid_max / 2);
+  }
+  if (const auto threads_max = read_number("/proc/sys/kernel/threads-max")) {
+    EXPECT_LE(derived, *threads_max / 2);
+  }
+  if (const auto max_map_count = read_number("/proc/sys/vm/max_map_count")) {
+    EXPECT_LE(derived, *max_map_count / 2);  // a stack and its guard page each
+  }
+
+  ServerConfig json = loopback_config();
+  json.log_format = LogFormat::kJson;
+  RunningServer json_running(json);
+  const auto json_lines = json_running.log().lines_containing(R"("event":"listening")");
+  ASSERT_EQ(json_lines.size(), 1u);
+  EXPECT_NE(json_lines[0].find(R"("bounded_by":")" + match[2].str() + '"'), std::string::npos)
+      << json_lines[0];
+}
+
+TEST(DerivedConnectionLimit, ExplicitLimitIsKeptAndWarnedAboutOnlyAboveTheCeiling) {
+  ServerConfig config = loopback_config();
+  config.max_connections = 1'000'000'000;
+  {
+    RunningServer running(config);
+    const auto listening = running.log().lines_containing("listening on");
+    ASSERT_EQ(listening.size(), 1u);
+    EXPECT_NE(listening[0].find("(max 1000000000 connections)"), std::string::npos) << listening[0];
+    const auto warnings = running.log().lines_containing("--max-connections 1000000000 is more");
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_NE(warnings[0].find("bounded by "), std::string::npos) << warnings[0];
+  }
+  config.max_connections = 2;
+  RunningServer modest(config);
+  EXPECT_NE(modest.log().lines_containing("listening on").at(0).find("(max 2 connections)"),
+            std::string::npos);
+  EXPECT_TRUE(modest.log().lines_containing("--max-connections").empty());
+}
+
+ServerConfig denying_loopback() {
+  ServerConfig config = loopback_config();
+  config.access.deny.push_back(*Cidr::parse("127.0.0.1/32"));
+  return config;
+}
+
+// Clients refused one after another; the local port of each, in order.
+std::vector<std::uint16_t> refused_clients(const RunningServer& running, int count) {
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < count; ++i) {
+    TestClient client(running.endpoint());
+    ports.push_back(client.local().port());
+    EXPECT_TRUE(client.wait_for_close()) << "client " << i << " was not refused";
+  }
+  return ports;
+}
+
+// The sum of the counts in the suppression summaries, text or JSON.
+std::uint64_t summarized(const std::vector<std::string>& lines, const std::regex& count) {
+  std::uint64_t total = 0;
+  for (const auto& line : lines) {
+    std::smatch match;
+    if (std::regex_search(line, match, count)) total += std::stoull(match[1].str());
+  }
+  return total;
+}
+
+TEST(RejectionLog, ThreeClientsDeniedWithinASecondAreAllNamed) {
+  RunningServer running(denying_loopback());
+  for (const std::uint16_t port : refused_clients(running, 3)) {
+    EXPECT_TRUE(running.log().wait_for(
+        "127.0.0.1:" + std::to_string(port) + " rejected: denied (denied by 127.0.0.1/32)", 1, 5s))
+        << "port " << port;
+  }
+}
+
+TEST(RejectionLog, AFloodIsNamedUpToTheBurstThenSummarizedOnceItEnds) {
+  RunningServer running(denying_loopback());
+  constexpr int kClients = 200;  // a burst of 100 refills at 20/s: most of the rest are counted
+  refused_clients(running, kClients);
+  // Nothing else happens: the summary must come by itself once the flood is over.
+  ASSERT_TRUE(running.log().wait_for("rejected: denied: ", 1, 10s));
+  const auto named = running.log().lines_containing(" rejected: denied (").size();
+  const auto summaries = running.log().lines_containing("rejected: denied: ");
+  EXPECT_GE(named, 100u);
+  EXPECT_EQ(named + summarized(summaries, std::regex(R"(rejected: denied: (\d+) more not logged)")),
+            static_cast<std::uint64_t>(kClients));
+  EXPECT_NE(summaries[0].find(" (e.g. 127.0.0.1:"), std::string::npos) << summaries[0];
+}
+
+TEST(RejectionLog, APendingSummaryIsWrittenBeforeTheFinalStatsLine) {
+  ServerConfig config = denying_loopback();
+  config.log_format = LogFormat::kJson;
+  RunningServer running(config);
+  constexpr int kClients = 200;
+  refused_clients(running, kClients);
+  running.stop_and_join();
+  const auto lines = running.log().lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find(R"("event":"stats")"), std::string::npos) << lines.back();
+  const auto named = running.log().lines_containing(R"("event":"rejected",)").size();
+  const auto summaries = running.log().lines_containing(R"("event":"rejected_suppressed")");
+  ASSERT_FALSE(summaries.empty());
+  EXPECT_EQ(named + summarized(summaries, std::regex(R"("count":(\d+))")),
+            static_cast<std::uint64_t>(kClients));
+  EXPECT_NE(summaries[0].find(R"("reason":"denied")"), std::string::npos) << summaries[0];
+  EXPECT_NE(summaries[0].find(R"("examples":["127.0.0.1:)"), std::string::npos) << summaries[0];
+}
+
+TEST(RejectionLog, ClientBytesInARejectionDetailNeverReachTheLogRaw) {
+  ServerConfig config = loopback_config();
+  config.proxy_protocol = ProxyVersions::kV1;
+  config.trusted_proxies.push_back(*Cidr::parse("127.0.0.1/32"));
+  RunningServer running(config);
+  TestClient proxy(running.endpoint());
+  proxy.send("PROXY \x1b]0;\x07 10.0.0.1 10.0.0.2 1 2\r\n");
+  EXPECT_TRUE(proxy.wait_for_close());
+  ASSERT_TRUE(running.log().wait_for("rejected: proxy-header"));
+  for (const auto& line : running.log().lines()) {
+    for (const char c : line) {
+      ASSERT_FALSE(static_cast<unsigned char>(c) < 0x20 || c == 0x7f) << line;
+    }
+  }
 }
 
 }  // namespace

@@ -52,13 +52,5 @@ TEST(ServerConfigValidate, EmptyReplyIsFineInEchoMode) {
                   .empty());
 }
 
-TEST(EffectiveMaxConnections, ExplicitValueWinsElseDerivedFromFdLimit) {
-  EXPECT_EQ(
-      effective_max_connections(config_with([](ServerConfig& c) { c.max_connections = 5; }), 1024),
-      5u);
-  EXPECT_EQ(effective_max_connections(ServerConfig{}, 1024), 1024u - 32u);
-  EXPECT_EQ(effective_max_connections(ServerConfig{}, 40), 20u);
-}
-
 }  // namespace
 }  // namespace tcp_server
