@@ -1,14 +1,12 @@
 // tcp_server: parse argv, set up the process (fd limit, signals, logger), run the server.
 #include <fmt/format.h>
 #include <signal.h>
-#include <spdlog/async.h>
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -20,6 +18,7 @@
 #include <thread>
 
 #include "cli.hpp"
+#include "process_log.hpp"
 #include "signal_watcher.hpp"
 #include "tcp_server/server.hpp"
 #include "tcp_server/systemd.hpp"
@@ -29,46 +28,49 @@ namespace {
 using tcp_server::LogFormat;
 
 // Each connection costs an fd; the soft limit (often 1024) is far below what the hard limit
-// allows, so take all of it. Returns the soft limit in force afterwards.
-std::size_t raise_open_file_limit() {
+// allows, so take all of it. The server derives its connection limit from what is in force.
+void raise_open_file_limit() {
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
-  if (limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-    ::getrlimit(RLIMIT_NOFILE, &limit);
-  }
-  return static_cast<std::size_t>(limit.rlim_cur);
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 // How often systemd's STATUS= line is refreshed when running under it.
 constexpr std::chrono::milliseconds kSystemdStatusInterval{5000};
 
-// Records waiting for the log writer; at about 300 bytes each, a few MiB at most.
-constexpr std::size_t kLogQueueRecords = 8192;
-
-// Client threads only format and enqueue; one writer thread does the write(2)s, so a slow
-// terminal or disk no longer serializes every client behind the sink's lock. When the queue is
-// full, client threads wait (overflow_policy::block): the log is never silently incomplete,
-// and a log destination that stops accepting writes slows the server to its pace.
-std::shared_ptr<spdlog::logger> make_logger(spdlog::level::level_enum level, LogFormat format,
-                                            const std::string& log_file,
-                                            std::shared_ptr<spdlog::details::thread_pool> writer) {
-  spdlog::sink_ptr sink;
-  if (log_file.empty()) {
-    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
-  } else {
-    sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file, /*truncate=*/false);
+// Runs server.run() on a thread of its own and wakes main's signal wait when it returns. The
+// destructor stops the server and joins, so no exit path leaves a joinable thread behind.
+class ServingThread {
+ public:
+  ServingThread(tcp_server::Server& server, tcp_server::SignalWatcher& signals)
+      : server_(server), thread_([this, &signals] {
+          try {
+            server_.run();
+          } catch (...) {
+            failure_ = std::current_exception();
+          }
+          signals.wake();
+        }) {}
+  ~ServingThread() {
+    if (!thread_.joinable()) return;
+    server_.stop();
+    thread_.join();
   }
-  auto logger = std::make_shared<spdlog::async_logger>(
-      "tcp_server", std::move(sink), std::move(writer), spdlog::async_overflow_policy::block);
-  logger->set_pattern(format == LogFormat::kJson ? tcp_server::kJsonLogPattern
-                                                 : tcp_server::kTextLogPattern);
-  logger->set_level(level);
-  // Written through at once (by the writer thread), so `tail -f` and tests see each event.
-  logger->flush_on(spdlog::level::info);
-  return logger;
-}
+  ServingThread(const ServingThread&) = delete;
+  ServingThread& operator=(const ServingThread&) = delete;
+
+  // Waits for run() to return; rethrows what it threw.
+  void join() {
+    thread_.join();
+    if (failure_) std::rethrow_exception(failure_);
+  }
+
+ private:
+  tcp_server::Server& server_;
+  std::exception_ptr failure_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -96,7 +98,10 @@ int main(int argc, char** argv) {
   }
   const SystemdNotifier systemd = SystemdNotifier::from_environment();
 
-  const std::size_t fd_limit = raise_open_file_limit();
+  raise_open_file_limit();
+  // Writes to a vanished reader (stderr, or the log before its writer thread starts) return
+  // EPIPE instead of killing the process; client sockets use MSG_NOSIGNAL anyway.
+  ::signal(SIGPIPE, SIG_IGN);
   // Before any thread exists (the log writer is the first), so every thread inherits the
   // blocked mask and the signals reach only the signalfd.
   std::optional<SignalWatcher> signals;
@@ -106,64 +111,34 @@ int main(int argc, char** argv) {
     std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 1;
   }
-  // The only owner of the writer thread (loggers hold weak pointers): resetting it writes out
-  // every queued record and joins the thread, so nothing is lost at exit.
-  auto log_writer = std::make_shared<spdlog::details::thread_pool>(kLogQueueRecords, 1);
-  if (!options.log_file.empty()) {
-    // spdlog's file sink creates missing directories; a mistyped path should be an error.
-    std::FILE* probe = std::fopen(options.log_file.c_str(), "a");
-    if (probe == nullptr) {
-      std::cerr << "tcp_server: error: --log-file: cannot open " << options.log_file << ": "
-                << std::strerror(errno) << '\n';
-      return 1;
-    }
-    std::fclose(probe);
-  }
-  std::shared_ptr<spdlog::logger> logger;
+  // A log destination that fails (its reader is gone) stops the server gracefully: clients
+  // already being answered get their replies, and the exit status says the log is incomplete.
+  std::atomic<bool> log_failed{false};
+  std::optional<ProcessLog> log;
   try {
-    logger =
-        make_logger(options.log_level, options.server.log_format, options.log_file, log_writer);
-  } catch (const spdlog::spdlog_ex& error) {
+    log.emplace(
+        options.log_file, options.log_level, options.server.log_format, [&](std::error_code error) {
+          print_error_line(fmt::format(
+              "tcp_server: the log output failed ({}); stopping after the drain", error.message()));
+          log_failed.store(true);
+          signals->wake();
+        });
+  } catch (const std::system_error& error) {
     std::cerr << "tcp_server: error: --log-file: " << error.what() << '\n';
     return 1;
   }
-  // main's own lines, in the chosen format (the server's go through its ServerLog).
-  const auto log_note = [&logger, json = options.server.log_format == LogFormat::kJson](
-                            spdlog::level::level_enum level, std::string_view event,
-                            const std::string& text) {
-    if (json) {
-      logger->log(level, R"("event":{},"message":{})", json_quote(event), json_quote(text));
-    } else {
-      logger->log(level, "{}", text);
-    }
-  };
-  if (options.server.max_connections + 32 > fd_limit && options.server.max_connections > 0) {
-    log_note(spdlog::level::warn, "fd_limit",
-             fmt::format("--max-connections {} is more than the open-file limit ({}) allows; "
-                         "clients beyond it will wait in the backlog while accept() backs off",
-                         options.server.max_connections, fd_limit));
-  }
-
   if (inherited_sockets > 1) {
-    log_note(spdlog::level::warn, "inherited_sockets",
-             fmt::format("{} sockets inherited; serving the first (fd {}) only", inherited_sockets,
-                         kListenFdsStart));
+    log->note(spdlog::level::warn, "inherited_sockets",
+              fmt::format("{} sockets inherited; serving the first (fd {}) only", inherited_sockets,
+                          kListenFdsStart));
   }
 
+  int status = 0;
   try {
-    Server server(options.server, logger);
+    Server server(options.server, log->server_logger());
     server.open();
     systemd.notify("READY=1\nSTATUS=listening on " + server.local_endpoint().to_string());
-
-    std::exception_ptr run_failure;
-    std::thread serving([&] {
-      try {
-        server.run();
-      } catch (...) {
-        run_failure = std::current_exception();
-      }
-      signals->wake();
-    });
+    ServingThread serving(server, *signals);
 
     // Wake for periodic stats and for systemd's status line, whichever is due first.
     using Clock = std::chrono::steady_clock;
@@ -171,6 +146,15 @@ int main(int argc, char** argv) {
     auto next_stats = Clock::now() + options.stats_interval;
     auto next_status = Clock::now() + kSystemdStatusInterval;
     bool stopping = false;
+    const auto begin_stop = [&](const std::string& why) {
+      stopping = true;
+      // However stuck the log is, no client thread waits on it past the drain deadline, so the
+      // drain ends on time; lines that find no room then are counted and reported at exit.
+      log->stop_waiting_after(Clock::now() + options.server.drain_timeout);
+      server.stop();
+      systemd.notify("STOPPING=1\nSTATUS=draining");
+      log->note(spdlog::level::info, "signal", why);
+    };
     for (;;) {
       auto next_due = Clock::time_point::max();
       if (periodic_stats) next_due = next_stats;
@@ -182,17 +166,24 @@ int main(int argc, char** argv) {
                     std::chrono::milliseconds(0),
                     std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now()));
       const int signal = signals->wait(timeout);
-      if (signal == SignalWatcher::kWoken) break;
+      if (signal == SignalWatcher::kWoken) {
+        if (!log_failed.exchange(false)) break;  // run() returned
+        status = 1;
+        if (!stopping) begin_stop("the log output failed: shutting down");
+        continue;
+      }
       if (signal == SignalWatcher::kTimedOut) {
         const auto now = Clock::now();
-        if (periodic_stats && now >= next_stats) {
-          server.log_stats();
-          next_stats = now + options.stats_interval;
+        try {
+          if (periodic_stats && now >= next_stats) server.log_stats();
+          if (systemd.enabled() && now >= next_status) {
+            systemd.notify("STATUS=" + format_stats(server.stats()));
+          }
+        } catch (const std::exception& error) {
+          log->note(spdlog::level::err, "error", fmt::format("stats: {}", error.what()));
         }
-        if (systemd.enabled() && now >= next_status) {
-          systemd.notify("STATUS=" + format_stats(server.stats()));
-          next_status = now + kSystemdStatusInterval;
-        }
+        if (now >= next_stats) next_stats = now + options.stats_interval;
+        if (now >= next_status) next_status = now + kSystemdStatusInterval;
         continue;
       }
       if (signal == SIGUSR1) {
@@ -200,26 +191,20 @@ int main(int argc, char** argv) {
         continue;
       }
       if (stopping) {
-        log_note(spdlog::level::warn, "exit_now",
-                 fmt::format("second SIG{}: exiting now without waiting for clients",
-                             ::sigabbrev_np(signal)));
-        log_writer.reset();
+        // Straight to stderr: the log may be the very thing that is stuck.
+        print_error_line(
+            fmt::format("tcp_server: second SIG{}: exiting now without waiting for clients",
+                        ::sigabbrev_np(signal)));
         std::_Exit(1);
       }
-      stopping = true;
-      systemd.notify("STOPPING=1\nSTATUS=draining");
-      log_note(spdlog::level::info, "signal",
-               fmt::format("received SIG{}: shutting down (send it again to exit at once)",
-                           ::sigabbrev_np(signal)));
-      server.stop();
+      begin_stop(fmt::format("received SIG{}: shutting down (send it again to exit at once)",
+                             ::sigabbrev_np(signal)));
     }
     serving.join();
-    if (run_failure) std::rethrow_exception(run_failure);
-    log_writer.reset();
-    return 0;
   } catch (const std::exception& error) {
-    log_writer.reset();
-    std::cerr << "tcp_server: error: " << error.what() << '\n';
-    return 1;
+    print_error_line(fmt::format("tcp_server: error: {}", error.what()));
+    status = 1;
   }
+  if (!log->close()) status = 1;
+  return status;
 }

@@ -15,7 +15,9 @@
 
 namespace tcp_server::testing {
 
-Subprocess::Subprocess(const std::vector<std::string>& argv, long open_file_limit) {
+Subprocess::Subprocess(const std::vector<std::string>& argv, long open_file_limit,
+                       StdoutAfterFirstLine after_first_line)
+    : after_first_line_(after_first_line) {
   int out[2];
   int err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
@@ -76,6 +78,13 @@ void Subprocess::drain_pipes() {
         open[i] = false;
       } else {
         (i == 0 ? stdout_ : stderr_).append(buffer, static_cast<std::size_t>(n));
+      }
+      if (i == 0 && open[0] && after_first_line_ != StdoutAfterFirstLine::kKeepReading &&
+          stdout_.find('\n') != std::string::npos) {
+        // Keep only the first line: a test reads the port from it.
+        stdout_.resize(stdout_.find('\n') + 1);
+        open[0] = false;
+        if (after_first_line_ == StdoutAfterFirstLine::kClose) stdout_pipe_.reset();
       }
       changed_.notify_all();
     }

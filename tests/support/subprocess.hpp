@@ -21,8 +21,16 @@ namespace tcp_server::testing {
 // never leaves a server behind; it only ever signals the pid it started.
 class Subprocess {
  public:
+  // What the reader does with the child's stdout once its first line has arrived.
+  enum class StdoutAfterFirstLine {
+    kKeepReading,
+    kStopReading,  // a stalled log reader: the pipe fills and the child's writes would block
+    kClose,        // a vanished log reader (`| head -1`): the child's writes fail with EPIPE
+  };
+
   // open_file_limit > 0 sets both the soft and the hard RLIMIT_NOFILE of the child.
-  explicit Subprocess(const std::vector<std::string>& argv, long open_file_limit = 0);
+  explicit Subprocess(const std::vector<std::string>& argv, long open_file_limit = 0,
+                      StdoutAfterFirstLine after_first_line = StdoutAfterFirstLine::kKeepReading);
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
@@ -44,6 +52,7 @@ class Subprocess {
 
   pid_t pid_ = -1;
   bool reaped_ = false;
+  StdoutAfterFirstLine after_first_line_;
   UniqueFd stdout_pipe_;
   UniqueFd stderr_pipe_;
   mutable std::mutex mutex_;

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "tcp_server/log_buffer.hpp"
+#include "tcp_server/log_format.hpp"
+
+namespace tcp_server {
+
+// The process's log: one LogBuffer (stdout or --log-file) behind two loggers. The server's
+// logger waits for room when the buffer is full, so no line is dropped while the destination
+// keeps up; main's own logger never waits, so a stalled destination can never keep main from
+// reading signals. Not copyable; for main's thread, except on_failure (see LogBuffer).
+class ProcessLog {
+ public:
+  // Throws std::system_error naming the file when --log-file cannot be opened.
+  ProcessLog(const std::string& log_file, spdlog::level::level_enum level, LogFormat format,
+             std::function<void(std::error_code)> on_failure);
+
+  [[nodiscard]] std::shared_ptr<spdlog::logger> server_logger() const { return server_logger_; }
+  // One of main's own lines, in the chosen format; never waits for the destination.
+  void note(spdlog::level::level_enum level, std::string_view event, const std::string& text);
+  // During shutdown: no thread waits for room in the log past deadline.
+  void stop_waiting_after(std::chrono::steady_clock::time_point deadline);
+  // Writes what is left (giving up when the destination accepts nothing for a second) and says
+  // on stderr what could not be written. True when the whole log was written.
+  bool close();
+
+ private:
+  std::shared_ptr<LogBuffer> buffer_;
+  LogFormat format_;
+  std::shared_ptr<spdlog::logger> server_logger_;
+  std::shared_ptr<spdlog::logger> main_logger_;
+};
+
+// Writes one line to stderr unless stderr would block (it may be the same stalled pipe as the
+// log): a diagnostic must never be what hangs the process.
+void print_error_line(std::string_view line) noexcept;
+
+}  // namespace tcp_server
