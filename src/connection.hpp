@@ -47,6 +47,9 @@ class Connection {
   void request_drain() noexcept;
   // Wakes the thread out of recv() (SHUT_RD) or send() too (SHUT_RDWR).
   void shut_down(int how) noexcept;
+  // For the accept loop, instead of serve(): a client that will not be served (no thread could
+  // be had for it) gets --reject-message, is counted and logged, and closed.
+  void refuse(RejectReason reason, std::string_view detail) { reject(reason, detail); }
 
  private:
   struct Outcome {

@@ -2,16 +2,19 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
+#include <new>
 
 namespace tcp_server {
 namespace {
 
-// pthread attributes owned for the length of one pthread_create call.
+// pthread attributes owned for the length of one pthread_create call: a bounded stack, detached.
 class ThreadAttributes {
  public:
   explicit ThreadAttributes(std::size_t stack_size) {
     ::pthread_attr_init(&attributes_);
     ::pthread_attr_setstacksize(&attributes_, stack_size);
+    ::pthread_attr_setdetachstate(&attributes_, PTHREAD_CREATE_DETACHED);
   }
   ~ThreadAttributes() { ::pthread_attr_destroy(&attributes_); }
   ThreadAttributes(const ThreadAttributes&) = delete;
@@ -26,32 +29,38 @@ class ThreadAttributes {
 
 ConnectionThreads::ConnectionThreads(std::size_t stack_size, std::size_t max_parked,
                                      std::chrono::milliseconds park_time)
-    : stack_size_(stack_size), max_parked_(max_parked), park_time_(park_time) {}
+    : stack_size_(stack_size), max_parked_(max_parked), park_time_(park_time) {
+  parked_.reserve(max_parked_);  // so that parking never allocates
+}
 
 ConnectionThreads::~ConnectionThreads() {
   join_all();
 }
 
-int ConnectionThreads::start(Job job) {
-  std::unique_lock lock(mutex_);
-  if (stopping_) return ECANCELED;
-  join_finished(lock);
-  if (!parked_.empty()) {
-    Worker* worker = parked_.back();
-    parked_.pop_back();
-    worker->job = std::move(job);
-    worker->wake.notify_one();
-    return 0;
+std::error_code ConnectionThreads::start(Job job) noexcept {
+  try {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return std::make_error_code(std::errc::operation_canceled);
+    if (!parked_.empty()) {
+      Worker* worker = parked_.back();
+      parked_.pop_back();
+      worker->job = std::move(job);
+      worker->wake.notify_one();
+      return {};
+    }
+    Worker& worker = live_.emplace_back();
+    worker.owner = this;
+    worker.self = std::prev(live_.end());
+    worker.job = std::move(job);
+    const ThreadAttributes attributes(stack_size_);
+    pthread_t handle{};
+    const int error = ::pthread_create(&handle, attributes.get(), &thread_main, &worker);
+    if (error == 0) return {};
+    live_.pop_back();
+    return {error, std::system_category()};
+  } catch (const std::bad_alloc&) {
+    return std::make_error_code(std::errc::not_enough_memory);
   }
-  auto worker = std::make_unique<Worker>();
-  worker->owner = this;
-  worker->job = std::move(job);
-  const ThreadAttributes attributes(stack_size_);
-  // Created under the lock so that handle is set before the thread can report itself finished.
-  const int error = ::pthread_create(&worker->handle, attributes.get(), &thread_main, worker.get());
-  if (error != 0) return error;
-  live_.push_back(std::move(worker));
-  return 0;
 }
 
 void* ConnectionThreads::thread_main(void* worker) {
@@ -81,22 +90,11 @@ void ConnectionThreads::run_worker(Worker* worker) {
     }
     lock.unlock();
   }
-  // Hand ourselves to the reaper while still holding the lock; after the unlock at return this
-  // thread touches nothing of the owner again.
-  const auto it = std::find_if(live_.begin(), live_.end(),
-                               [&](const auto& candidate) { return candidate.get() == worker; });
-  finished_.push_back(std::move(*it));
-  live_.erase(it);
+  // Leave while still holding the lock: this destroys the Worker, and once the lock is released
+  // this thread touches nothing of the owner again, so join_all() may return and the owner go
+  // away while the thread is still on its way out.
+  live_.erase(worker->self);
   if (live_.empty()) all_exited_.notify_all();
-}
-
-void ConnectionThreads::join_finished(std::unique_lock<std::mutex>& lock) {
-  if (finished_.empty()) return;
-  auto exited = std::move(finished_);
-  finished_.clear();
-  lock.unlock();
-  for (const auto& worker : exited) ::pthread_join(worker->handle, nullptr);
-  lock.lock();
 }
 
 void ConnectionThreads::join_all() {
@@ -104,7 +102,6 @@ void ConnectionThreads::join_all() {
   stopping_ = true;
   for (Worker* worker : parked_) worker->wake.notify_one();
   all_exited_.wait(lock, [&] { return live_.empty(); });
-  join_finished(lock);
 }
 
 std::size_t ConnectionThreads::thread_count() const {

@@ -6,8 +6,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
+#include <list>
 #include <memory>
 #include <mutex>
+#include <system_error>
 #include <vector>
 
 namespace tcp_server {
@@ -15,8 +17,10 @@ namespace tcp_server {
 // Runs each connection on a thread of its own, with a bounded stack. A thread whose connection
 // has ended parks for a while and is reused by the next connection, so short connections do not
 // pay for pthread_create/exit each time; it is still one connection per thread at any moment.
-// Every thread is joined: by the next start() once it has exited, or by join_all().
-// Thread safe.
+// Threads are detached: one that exits gives its stack back at once (a joinable thread keeps
+// its stack and guard mappings until someone joins it, and near vm.max_map_count that matters).
+// They are still all accounted for: join_all() waits until every one has left its last access
+// to this object. Thread safe.
 class ConnectionThreads {
  public:
   using Job = std::function<void()>;
@@ -27,12 +31,12 @@ class ConnectionThreads {
   ConnectionThreads(const ConnectionThreads&) = delete;
   ConnectionThreads& operator=(const ConnectionThreads&) = delete;
 
-  // Runs job on a parked or a new thread. Returns the pthread_create error (EAGAIN when the
-  // system is out of threads or memory) without running the job; 0 on success.
-  int start(Job job);
+  // Runs job on a parked or a new thread. Returns the error (EAGAIN when the system is out of
+  // threads or memory, ECANCELED after join_all()) without running the job.
+  std::error_code start(Job job) noexcept;
 
-  // Waits for every running job to return, then ends and joins every thread. Later start()
-  // calls fail with ECANCELED.
+  // Waits for every running job to return and every thread to be done with this object. Later
+  // start() calls fail with ECANCELED.
   void join_all();
 
   [[nodiscard]] std::size_t thread_count() const;
@@ -40,14 +44,13 @@ class ConnectionThreads {
  private:
   struct Worker {
     ConnectionThreads* owner = nullptr;
-    pthread_t handle{};
+    std::list<Worker>::iterator self;  // its place in live_
     Job job;
     std::condition_variable wake;
   };
 
   static void* thread_main(void* worker);
   void run_worker(Worker* worker);
-  void join_finished(std::unique_lock<std::mutex>& lock);
 
   const std::size_t stack_size_;
   const std::size_t max_parked_;
@@ -56,9 +59,8 @@ class ConnectionThreads {
   mutable std::mutex mutex_;
   std::condition_variable all_exited_;
   bool stopping_ = false;
-  std::vector<std::unique_ptr<Worker>> live_;      // running or parked
-  std::vector<Worker*> parked_;                    // subset of live_, waiting for a job
-  std::vector<std::unique_ptr<Worker>> finished_;  // exited or exiting, not yet joined
+  std::list<Worker> live_;       // running or parked; a list, so leaving never allocates
+  std::vector<Worker*> parked_;  // subset of live_, waiting for a job (capacity max_parked_)
 };
 
 }  // namespace tcp_server

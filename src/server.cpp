@@ -5,7 +5,6 @@
 #include <sys/socket.h>
 
 #include <atomic>
-#include <cstring>
 #include <optional>
 #include <stdexcept>
 
@@ -60,6 +59,10 @@ struct Server::Impl {
   void accept_loop();
   void accept_ready();
   void start_connection(UniqueFd fd, const Endpoint& peer);
+  // Runs the connection on a thread; when none can be had, holds it (defer) or refuses it.
+  // retry: it is the one that was held.
+  void start_or_hold(std::shared_ptr<Connection> connection, bool retry = false);
+  void back_off();
   void refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason, std::string_view detail);
   void drain();
   void on_connection_removed() {
@@ -77,10 +80,15 @@ struct Server::Impl {
   std::size_t max_connections = 0;
   std::atomic<bool> stop_requested{false};
   std::uint64_t connections_started = 0;  // numbers connections for the log; accept loop only
-  // accept() back-off: the current step persists across periods so repeated failures double it;
-  // backing_off is true while the listener is left out of poll().
+  // While set, the listener is left out of poll() until then: accept() ran out of fds or memory,
+  // or no thread could be had. An absolute time, so that wake-ups in between (a client leaving)
+  // do not push it back. The step persists across periods so repeated failures double it.
+  std::optional<std::chrono::steady_clock::time_point> paused_until;
   std::chrono::milliseconds back_off_step{0};
-  bool backing_off = false;
+  // --overflow defer: a client accepted when no thread could be had, started as soon as one
+  // can (a client leaving parks its thread, and wakes this loop); nothing else is accepted
+  // meanwhile.
+  std::shared_ptr<Connection> waiting_for_thread;
 };
 
 Server::Server(ServerConfig config, std::shared_ptr<spdlog::logger> logger)
@@ -150,38 +158,50 @@ void Server::log_stats() const {
 }
 
 void Server::Impl::accept_loop() {
+  using Clock = std::chrono::steady_clock;
   while (!stop_requested.load()) {
+    if (paused_until && Clock::now() >= *paused_until) paused_until.reset();
+    if (waiting_for_thread) start_or_hold(std::exchange(waiting_for_thread, nullptr), true);
     const bool deferring =
         config.overflow == OverflowPolicy::kDefer && registry.size() >= max_connections;
-    const bool accepting = !deferring && !backing_off;
+    const bool accepting = !deferring && !paused_until && !waiting_for_thread;
     pollfd fds[2] = {{waker.fd(), POLLIN, 0}, {accepting ? listener->fd() : -1, POLLIN, 0}};
-    // Finite when not backing off only while a summary of rejections not logged is pending.
-    const int timeout =
-        backing_off ? static_cast<int>(back_off_step.count())
-                    : poll_timeout_until(log.next_summary_due(), std::chrono::steady_clock::now());
+    // Wake for the end of a pause and for a due summary of rejections not logged.
+    auto wake_at = log.next_summary_due();
+    if (paused_until && (!wake_at || *paused_until < *wake_at)) wake_at = paused_until;
+    const int timeout = poll_timeout_until(wake_at, Clock::now());
     const int ready = retry_on_eintr([&] { return ::poll(fds, 2, timeout); });
     if (ready < 0) throw std::system_error(errno_code(errno), "poll");
-    log.write_due_summaries(std::chrono::steady_clock::now());
+    log.write_due_summaries(Clock::now());
     if (fds[0].revents != 0) waker.clear();
-    if (ready == 0) {  // the back-off period is over
-      backing_off = false;
-      continue;
-    }
     if (accepting && fds[1].revents != 0) accept_ready();
   }
+}
+
+void Server::Impl::back_off() {
+  back_off_step = std::clamp(back_off_step * 2, kFirstBackOff, kMaxBackOff);
+  paused_until = std::chrono::steady_clock::now() + back_off_step;
 }
 
 void Server::Impl::accept_ready() {
   // Take what is queued now, but return to poll() regularly so stop() is seen under a flood.
   for (int taken = 0; taken < 64 && !stop_requested.load(); ++taken) {
     if (config.overflow == OverflowPolicy::kDefer && registry.size() >= max_connections) return;
+    if (waiting_for_thread) return;
     Listener::Accepted accepted = listener->accept();
     if (accepted.error == 0) {
       if (std::exchange(back_off_step, std::chrono::milliseconds(0)).count() > 0) {
         log.accept_recovered();
       }
       stats.on_accepted();
-      start_connection(std::move(accepted.fd), accepted.peer);
+      try {
+        start_connection(std::move(accepted.fd), accepted.peer);
+      } catch (const std::exception& error) {
+        // Out of memory for one client (its socket is closed by now): the server goes on.
+        log.note(spdlog::level::err, "error",
+                 fmt::format("{}: cannot serve this client: {}", accepted.peer.to_string(),
+                             error.what()));
+      }
       continue;
     }
     switch (classify_accept_error(accepted.error)) {
@@ -190,8 +210,7 @@ void Server::Impl::accept_ready() {
       case AcceptErrorAction::kWait:
         return;
       case AcceptErrorAction::kBackOff:
-        back_off_step = std::clamp(back_off_step * 2, kFirstBackOff, kMaxBackOff);
-        backing_off = true;
+        back_off();
         log.accept_failing(accepted.error, back_off_step);
         return;
       case AcceptErrorAction::kStop:
@@ -206,15 +225,47 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
            fmt::format("{} connections open", max_connections));
     return;
   }
-  auto connection =
-      std::make_shared<Connection>(std::move(fd), peer, ++connections_started, context);
-  registry.add(connection.get());
-  const int error = threads.start([connection] { connection->serve(); });
-  if (error == 0) return;
-  // The job never ran: the connection is still ours to undo.
-  registry.remove(connection.get());
-  stats.on_rejected(RejectReason::kNoThread);
-  log.rejected(peer.to_string(), RejectReason::kNoThread, std::strerror(error));
+  std::shared_ptr<Connection> connection;
+  try {
+    connection = std::make_shared<Connection>(std::move(fd), peer, ++connections_started, context);
+    registry.add(connection.get());
+  } catch (const std::bad_alloc&) {
+    // Refused like a client no thread could be had for, with --reject-message if any.
+    if (connection) {
+      connection->refuse(RejectReason::kNoThread, "out of memory");
+    } else {
+      refuse(std::move(fd), peer, RejectReason::kNoThread, "out of memory");
+    }
+    return;
+  }
+  start_or_hold(std::move(connection));
+}
+
+void Server::Impl::start_or_hold(std::shared_ptr<Connection> connection, bool retry) {
+  std::error_code error;
+  try {
+    error = threads.start([connection] { connection->serve(); });
+  } catch (const std::bad_alloc&) {  // making the job
+    error = std::make_error_code(std::errc::not_enough_memory);
+  }
+  if (!error) {
+    if (retry) {
+      paused_until.reset();
+      back_off_step = {};
+    }
+    return;
+  }
+  if (config.overflow == OverflowPolicy::kDefer && error != std::errc::operation_canceled) {
+    if (!retry) {
+      log.note(spdlog::level::warn, "no_thread",
+               fmt::format("no thread for a client ({}): not accepting until one is free",
+                           error.message()));
+    }
+    waiting_for_thread = std::move(connection);
+    back_off();
+    return;
+  }
+  connection->refuse(RejectReason::kNoThread, error.message());
 }
 
 void Server::Impl::refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason,
@@ -235,6 +286,9 @@ void Server::Impl::drain() {
   // An inherited listener stays open: its owner (systemd) keeps queueing clients for the next
   // instance. Our own is closed so that new clients are refused at once rather than queued.
   if (!listener->inherited()) listener.reset();
+  if (waiting_for_thread) {
+    std::exchange(waiting_for_thread, nullptr)->refuse(RejectReason::kNoThread, "shutting down");
+  }
   const std::size_t open_connections = registry.size();
   log.note(spdlog::level::info, "stopping",
            fmt::format("stopping: no longer accepting; {} connection{} open, drain up to {}",

@@ -65,8 +65,8 @@ bool listener_closes_within(std::uint16_t port, std::chrono::milliseconds timeou
 }
 
 TEST(LogOutput, StalledStdoutStillLetsSigtermDrainAndExitWithinTheDeadline) {
-  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "1s"}, 0,
-                    Subprocess::StdoutAfterFirstLine::kStopReading);
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "1s"},
+                    {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading});
   const std::uint16_t port = announced_port(server);
   TestClient client(*Endpoint::from_ip("127.0.0.1", port));
   ASSERT_TRUE(fill_the_log(client)) << "the server never stopped on its log";
@@ -85,8 +85,8 @@ TEST(LogOutput, StalledStdoutStillLetsSigtermDrainAndExitWithinTheDeadline) {
 }
 
 TEST(LogOutput, SecondSignalExitsAtOnceWithAStalledLog) {
-  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "60s"}, 0,
-                    Subprocess::StdoutAfterFirstLine::kStopReading);
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "60s"},
+                    {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading});
   const std::uint16_t port = announced_port(server);
   TestClient client(*Endpoint::from_ip("127.0.0.1", port));
   ASSERT_TRUE(fill_the_log(client)) << "the server never stopped on its log";
@@ -102,8 +102,8 @@ TEST(LogOutput, SecondSignalExitsAtOnceWithAStalledLog) {
 }
 
 TEST(LogOutput, VanishedLogReaderDrainsAndExitsOneInsteadOfDyingBySigpipe) {
-  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0"}, 0,
-                    Subprocess::StdoutAfterFirstLine::kClose);
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0"},
+                    {.stdout_after_first_line = StdoutAfterFirstLine::kClose});
   const std::uint16_t port = announced_port(server);
   // The "connected" line is the first write after the reader went away.
   TestClient client(*Endpoint::from_ip("127.0.0.1", port));

@@ -4,14 +4,17 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "eventually.hpp"
+#include "fd_limit.hpp"
 #include "running_server.hpp"
 #include "subprocess.hpp"
 #include "tcp_server/socket.hpp"
@@ -42,7 +45,8 @@ double cpu_seconds(pid_t pid) {
 TEST(FdExhaustion, ServerNeitherCrashesNorSpinsAndRecoversWhenTheFloodEnds) {
   // A hard fd limit of 64 and a connection limit above it, so accept() itself hits EMFILE.
   Subprocess server(
-      {kBinary, "--host", "127.0.0.1", "--port", "0", "--max-connections", "1000", "--quiet"}, 64);
+      {kBinary, "--host", "127.0.0.1", "--port", "0", "--max-connections", "1000", "--quiet"},
+      {.open_file_limit = 64});
   const Endpoint endpoint = *Endpoint::from_ip("127.0.0.1", announced_port(server));
   std::vector<std::unique_ptr<TestClient>> flood;
   for (int i = 0; i < 120; ++i) flood.push_back(std::make_unique<TestClient>(endpoint));
@@ -68,6 +72,60 @@ TEST(FdExhaustion, ServerNeitherCrashesNorSpinsAndRecoversWhenTheFloodEnds) {
   EXPECT_TRUE(server.wait_for_stdout_line("accept recovered", 10s));
   server.send_signal(SIGTERM);
   EXPECT_EQ(server.wait_for_exit(15s), 0) << server.stderr_text();
+}
+
+TEST(FdExhaustion, DeferredClientIsAcceptedWithinOneBackOffStepWhileOthersKeepLeaving) {
+  // Out of fds, with --overflow defer: every client that leaves wakes the accept loop. The
+  // back-off must end on time anyway, or a steady trickle of departures starves the queue.
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--max-connections", "1000",
+                     "--overflow", "defer", "--quiet"},
+                    {.open_file_limit = 128});
+  const Endpoint endpoint = *Endpoint::from_ip("127.0.0.1", announced_port(server));
+  // Connect clients one at a time until the server runs out of fds: the last one is queued.
+  std::vector<std::unique_ptr<TestClient>> served;
+  std::unique_ptr<TestClient> queued;
+  while (!queued && served.size() < 200) {
+    auto client = std::make_unique<TestClient>(endpoint);
+    client->send("hi\n");
+    const auto give_up = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < give_up) {
+      if (client->read_available(20ms) == "ok\n") {
+        served.push_back(std::move(client));
+        break;
+      }
+      if (server.stdout_text().find("accept failed: Too many open files") != std::string::npos) {
+        queued = std::move(client);
+        break;
+      }
+    }
+    ASSERT_TRUE(client == nullptr) << "neither answered nor queued\n" << server.stdout_text();
+  }
+  ASSERT_TRUE(queued) << "the server never ran out of fds";
+  ASSERT_GE(served.size(), 60u);
+  // Deliberately wait (this is the scenario, not synchronization): repeated failures double
+  // the back-off step (10 ms, 20 ms, ...) to its 1 s maximum in about 2 s.
+  std::this_thread::sleep_for(2500ms);
+
+  // Now served clients leave, one every 50 ms, for 3 s: each departure frees an fd.
+  std::atomic<bool> stop_leaving{false};
+  std::thread leaving([&] {
+    for (std::size_t i = 0; i < 60 && !stop_leaving.load(); ++i) {
+      served[i].reset();
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  const auto first_departure = std::chrono::steady_clock::now();
+  const std::string reply = queued->read_line(20s);
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - first_departure).count();
+  const bool still_leaving = waited < 2.9;
+  stop_leaving.store(true);
+  leaving.join();
+  EXPECT_EQ(reply, "ok\n");
+  // Within one step (1 s) of the first freed fd, with margin for slow builds; before the
+  // departures stop (3 s), which is when the old loop finally got through.
+  EXPECT_TRUE(still_leaving) << "queued client accepted only after " << waited << " s";
+  std::cerr << "queued client accepted " << waited << " s after the first departure\n";
 }
 
 TEST(GracefulDrain, SigtermUnderLoadExitsZeroAndEveryAckedMessageWasLogged) {
@@ -145,6 +203,8 @@ TEST(GracefulDrain, SigtermUnderLoadExitsZeroAndEveryAckedMessageWasLogged) {
 }
 
 TEST(Stress, TwoThousandConnectionsTwentyMessagesEachEveryAckChecked) {
+  // 2,000 connections in process: 4,000 fds, and some for the rest.
+  if (std::string why_not; !ensure_open_file_limit(4200, why_not)) GTEST_SKIP() << why_not;
   ServerConfig config = loopback_config();
   config.mode = ReplyMode::kEcho;
   config.log_payloads = false;
@@ -189,6 +249,58 @@ TEST(Stress, TwoThousandConnectionsTwentyMessagesEachEveryAckChecked) {
   EXPECT_TRUE(failures.empty()) << failures.size() << " drivers failed, first: " << failures[0];
   EXPECT_EQ(checked.load(), kDrivers * kPerDriver * kRounds);
   EXPECT_EQ(running.server().stats().accepted, std::uint64_t{kDrivers * kPerDriver});
+}
+
+// Thread stacks of the given size still mapped in this process: glibc maps each as a guard
+// page (---p) below a read-write mapping of the stack size (rounded up to whole pages).
+std::size_t mapped_stacks(std::size_t stack_size) {
+  std::ifstream maps("/proc/self/maps");
+  std::size_t count = 0;
+  std::string line;
+  while (std::getline(maps, line)) {
+    unsigned long start = 0;
+    unsigned long end = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3) continue;
+    const std::size_t size = end - start;
+    if (std::string_view(perms) == "rw-p" && size >= stack_size && size <= stack_size + 16384) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+TEST(ThreadReaping, ThreadsOfDepartedClientsGiveBackTheirStacksBeforeAnyNewClient) {
+  constexpr int kClients = 1000;
+  if (std::string why_not; !ensure_open_file_limit(2 * kClients + 200, why_not)) {
+    GTEST_SKIP() << why_not;
+  }
+  ServerConfig config = loopback_config();
+  config.log_payloads = false;
+  config.listen.backlog = 1024;
+  config.thread_stack = 300 * 1024;  // a size nothing else here maps, to count the stacks
+  const std::size_t before = mapped_stacks(config.thread_stack);
+  RunningServer running(config);
+  {
+    // Every client at once, so that each has a thread of its own.
+    std::vector<std::unique_ptr<TestClient>> clients;
+    for (int i = 0; i < kClients; ++i) {
+      clients.push_back(std::make_unique<TestClient>(running.endpoint()));
+      clients.back()->send("hi\n");
+    }
+    for (auto& client : clients) ASSERT_EQ(client->read_line(), "ok\n");
+    EXPECT_GE(mapped_stacks(config.thread_stack), before + kClients);
+  }
+  ASSERT_TRUE(eventually([&] { return running.server().stats().active == 0; }));
+  // Left mapped: the 256 parked threads (reused by the next clients for 10 s), and the stacks
+  // glibc keeps for reuse (about 40 MiB of them; twice that as margin). Threads that exited
+  // without being joined would keep all the rest (about 1,000 here) until a new client came.
+  const std::size_t bound = before + 256 + 2 * ((40u << 20) / config.thread_stack);
+  std::size_t after = 0;
+  EXPECT_TRUE(eventually([&] { return (after = mapped_stacks(config.thread_stack)) <= bound; }))
+      << after << " stacks still mapped, expected at most " << bound;
+  std::cerr << "stacks mapped after " << kClients << " clients left: " << after << " (before "
+            << before << ")\n";
 }
 
 }  // namespace

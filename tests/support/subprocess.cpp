@@ -1,10 +1,12 @@
 #include "subprocess.hpp"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,9 +17,31 @@
 
 namespace tcp_server::testing {
 
-Subprocess::Subprocess(const std::vector<std::string>& argv, long open_file_limit,
-                       StdoutAfterFirstLine after_first_line)
-    : after_first_line_(after_first_line) {
+namespace {
+
+// The conventional unprivileged user (Debian's nobody/nogroup).
+constexpr uid_t kNobodyUid = 65534;
+constexpr gid_t kNobodyGid = 65534;
+
+}  // namespace
+
+bool Subprocess::can_run_as_nobody(const std::string& binary) {
+  if (::geteuid() != 0) return false;
+  // Every directory on the way and the file itself must let "other" search and execute.
+  std::string path;
+  for (std::size_t slash = binary.find('/', 1); slash != std::string::npos;
+       slash = binary.find('/', slash + 1)) {
+    struct stat status {};
+    if (::stat(binary.substr(0, slash).c_str(), &status) != 0 || (status.st_mode & S_IXOTH) == 0) {
+      return false;
+    }
+  }
+  struct stat status {};
+  return ::stat(binary.c_str(), &status) == 0 && (status.st_mode & S_IXOTH) != 0;
+}
+
+Subprocess::Subprocess(const std::vector<std::string>& argv, SubprocessOptions options)
+    : after_first_line_(options.stdout_after_first_line) {
   int out[2];
   int err[2];
   if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
@@ -30,8 +54,18 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, long open_file_limi
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    if (options.nobody_thread_limit > 0) {
+      // The limit first, while still root; it counts the user's processes and threads.
+      const rlimit threads{static_cast<rlim_t>(options.nobody_thread_limit),
+                           static_cast<rlim_t>(options.nobody_thread_limit)};
+      if (::setrlimit(RLIMIT_NPROC, &threads) != 0 || ::setgroups(0, nullptr) != 0 ||
+          ::setgid(kNobodyGid) != 0 || ::setuid(kNobodyUid) != 0) {
+        ::_exit(126);
+      }
+    }
     // A test process that dies without running destructors (an ASan abort, a crash) must not
-    // leave a server behind: the kernel kills the child when the forking thread ends.
+    // leave a server behind: the kernel kills the child when the forking thread ends. (Set after
+    // setuid, which clears it.)
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != test_pid) ::_exit(127);
     ::dup2(out[1], STDOUT_FILENO);
@@ -40,9 +74,9 @@ Subprocess::Subprocess(const std::vector<std::string>& argv, long open_file_limi
     sigset_t none;
     ::sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (open_file_limit > 0) {
-      const rlimit limit{static_cast<rlim_t>(open_file_limit),
-                         static_cast<rlim_t>(open_file_limit)};
+    if (options.open_file_limit > 0) {
+      const rlimit limit{static_cast<rlim_t>(options.open_file_limit),
+                         static_cast<rlim_t>(options.open_file_limit)};
       ::setrlimit(RLIMIT_NOFILE, &limit);
     }
     ::execv(args[0], args.data());

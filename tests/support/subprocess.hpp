@@ -15,22 +15,32 @@
 
 namespace tcp_server::testing {
 
+// What the reader does with the child's stdout once its first line has arrived.
+enum class StdoutAfterFirstLine {
+  kKeepReading,
+  kStopReading,  // a stalled log reader: the pipe fills and the child's writes would block
+  kClose,        // a vanished log reader (`| head -1`): the child's writes fail with EPIPE
+};
+
+struct SubprocessOptions {
+  // > 0: the child's soft and hard RLIMIT_NOFILE.
+  long open_file_limit = 0;
+  StdoutAfterFirstLine stdout_after_first_line = StdoutAfterFirstLine::kKeepReading;
+  // > 0: the child runs as the unprivileged user nobody, whose processes and threads
+  // RLIMIT_NPROC then holds to this many (root is exempt from it). Needs root; see
+  // can_run_as_nobody().
+  long nobody_thread_limit = 0;
+};
+
 // A child process (the real tcp_server binary) with stdout and stderr on pipes that a reader
 // thread drains continuously, so a chatty child never blocks on a full pipe. Every wait is
 // bounded. The destructor kills (SIGKILL) and reaps a child still running, so a failing test
 // never leaves a server behind; it only ever signals the pid it started.
 class Subprocess {
  public:
-  // What the reader does with the child's stdout once its first line has arrived.
-  enum class StdoutAfterFirstLine {
-    kKeepReading,
-    kStopReading,  // a stalled log reader: the pipe fills and the child's writes would block
-    kClose,        // a vanished log reader (`| head -1`): the child's writes fail with EPIPE
-  };
-
-  // open_file_limit > 0 sets both the soft and the hard RLIMIT_NOFILE of the child.
-  explicit Subprocess(const std::vector<std::string>& argv, long open_file_limit = 0,
-                      StdoutAfterFirstLine after_first_line = StdoutAfterFirstLine::kKeepReading);
+  explicit Subprocess(const std::vector<std::string>& argv, SubprocessOptions options = {});
+  // The test process may start a child as nobody (it is root, and nobody can run argv[0]).
+  static bool can_run_as_nobody(const std::string& binary);
   ~Subprocess();
   Subprocess(const Subprocess&) = delete;
   Subprocess& operator=(const Subprocess&) = delete;
