@@ -113,13 +113,24 @@ class Server:
         self.output.close()
 
 
-def servers(build, workdir):
+def servers(build, workdir, baseline=None):
     tcp_server = os.path.join(build, "tcp_server")
     literal = os.path.join(build, "tutorial_literal")
     python = sys.executable
     common = ["--host", "127.0.0.1", "--reply", r"+PONG\r\n", "--backlog", "1024"]
     log_file = os.path.join(workdir, "tcp_server_payloads.log")
-    return [
+    # Another build of tcp_server (e.g. main before a change), measured in the same run.
+    before = []
+    if baseline:
+        old = os.path.join(baseline, "tcp_server")
+        before = [
+            Server("baseline tcp_server", lambda p: [old, "--port", str(p), *common,
+                                                     "--log-file", log_file], True, workdir,
+                   log_file),
+            Server("baseline --quiet", lambda p: [old, "--port", str(p), *common, "--quiet"],
+                   True, workdir),
+        ]
+    return before + [
         Server("tcp_server", lambda p: [tcp_server, "--port", str(p), *common,
                                         "--log-file", log_file], True, workdir, log_file),
         Server("tcp_server --quiet", lambda p: [tcp_server, "--port", str(p), *common, "--quiet"],
@@ -196,6 +207,9 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated server names")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
+    parser.add_argument("--baseline", default="",
+                        help="a build directory whose tcp_server is measured too, as "
+                             "'baseline tcp_server' and 'baseline --quiet'")
     args = parser.parse_args()
 
     args.build = os.path.abspath(args.build)
@@ -204,7 +218,8 @@ def main():
     results = {}
     started = time.monotonic()
     try:
-        for server in servers(args.build, workdir):
+        for server in servers(args.build, workdir, os.path.abspath(args.baseline)
+                              if args.baseline else None):
             if args.only and server.name not in args.only.split(","):
                 continue
             results[server.name] = {}
@@ -332,7 +347,11 @@ def write_markdown(results, args, elapsed, path):
     for a, b, target in [("tcp_server --quiet", "redis-server", ">= 0.8 (churn >= 1.0)"),
                          ("tcp_server --quiet", "tutorial C++", ">= 1.5"),
                          ("tcp_server --quiet", "tutorial Python", ">= 10"),
-                         ("tcp_server", "tcp_server --quiet", ">= 0.6 (logging to a file)")]:
+                         ("tcp_server", "tcp_server --quiet", ">= 0.6 (logging to a file)"),
+                         ("tcp_server", "baseline tcp_server", "~1 (no regression)"),
+                         ("tcp_server --quiet", "baseline --quiet", "~1 (no regression)")]:
+        if b.startswith("baseline") and b not in results:
+            continue
         add(f"| {a} / {b} | {target} | " + " | ".join(
             ratio_text(results, a, b, w) for w in ("pingpong 50", "pingpong 500", "churn 50"))
             + " |")
