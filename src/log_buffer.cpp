@@ -225,7 +225,11 @@ std::uint64_t LogBuffer::write_batch() {
       failure_ = std::error_code(error, std::generic_category());
     }
     room_.notify_all();
-    if (on_failure_) on_failure_(std::error_code(error, std::generic_category()));
+    try {
+      if (on_failure_) on_failure_(std::error_code(error, std::generic_category()));
+    } catch (...) {
+      // Nothing may escape the writer thread; the failure is in the report all the same.
+    }
     return count_lines(rest);
   }
   return 0;

@@ -1,4 +1,5 @@
 // tcp_server: parse argv, set up the process (fd limit, signals, logger), run the server.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -39,6 +40,20 @@ void raise_open_file_limit() {
 // How often systemd's STATUS= line is refreshed when running under it.
 constexpr std::chrono::milliseconds kSystemdStatusInterval{5000};
 
+// Opens /dev/null on each of fds 0, 1 and 2 that is closed (`tcp_server >&-`): otherwise the
+// next socket would get that number, and log lines meant for stdout would go to a client.
+// Returns whether stdout was closed.
+bool occupy_closed_standard_fds() {
+  bool stdout_closed = false;
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    if (fd == STDOUT_FILENO) stdout_closed = true;
+    // The lowest free number, which is fd itself: the ones below it are open by now.
+    if (::open("/dev/null", O_RDWR) != fd) std::_Exit(1);
+  }
+  return stdout_closed;
+}
+
 // Runs server.run() on a thread of its own and wakes main's signal wait when it returns. The
 // destructor stops the server and joins, so no exit path leaves a joinable thread behind.
 class ServingThread {
@@ -76,6 +91,7 @@ class ServingThread {
 
 int main(int argc, char** argv) {
   using namespace tcp_server;
+  const bool stdout_was_closed = occupy_closed_standard_fds();
   CommandLine command_line = parse_command_line(argc, argv, std::cout, std::cerr);
   if (!command_line.options) return command_line.exit_code;
   AppOptions& options = *command_line.options;
@@ -124,8 +140,13 @@ int main(int argc, char** argv) {
           signals->wake();
         });
   } catch (const std::system_error& error) {
-    std::cerr << "tcp_server: error: --log-file: " << error.what() << '\n';
+    std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 1;
+  }
+  if (stdout_was_closed && options.log_file.empty()) {
+    print_error_line(
+        "tcp_server: warning: standard output is closed; the log is discarded "
+        "(use --log-file)");
   }
   if (inherited_sockets > 1) {
     log->note(spdlog::level::warn, "inherited_sockets",
@@ -148,12 +169,12 @@ int main(int argc, char** argv) {
     bool stopping = false;
     const auto begin_stop = [&](const std::string& why) {
       stopping = true;
+      log->note(spdlog::level::info, "signal", why);  // never waits for the log
       // However stuck the log is, no client thread waits on it past the drain deadline, so the
       // drain ends on time; lines that find no room then are counted and reported at exit.
       log->stop_waiting_after(Clock::now() + options.server.drain_timeout);
       server.stop();
       systemd.notify("STOPPING=1\nSTATUS=draining");
-      log->note(spdlog::level::info, "signal", why);
     };
     for (;;) {
       auto next_due = Clock::time_point::max();

@@ -20,12 +20,17 @@ constexpr std::chrono::seconds kCloseStallLimit{1};
 UniqueFd open_destination(const std::string& log_file) {
   if (log_file.empty()) {
     UniqueFd out(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
-    if (!out) throw std::system_error(errno, std::generic_category(), "standard output");
+    if (!out) {
+      throw std::system_error(errno, std::generic_category(),
+                              "cannot log to standard output (use --log-file)");
+    }
     return out;
   }
   // Appending, created if missing; a missing directory is an error (no surprise mkdir -p).
   UniqueFd file(::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
-  if (!file) throw std::system_error(errno, std::generic_category(), "cannot open " + log_file);
+  if (!file) {
+    throw std::system_error(errno, std::generic_category(), "--log-file: cannot open " + log_file);
+  }
   return file;
 }
 

@@ -20,7 +20,7 @@ namespace tcp_server {
 // reading signals. Not copyable; for main's thread, except on_failure (see LogBuffer).
 class ProcessLog {
  public:
-  // Throws std::system_error naming the file when --log-file cannot be opened.
+  // Throws std::system_error saying what cannot be opened (the --log-file, or a closed stdout).
   ProcessLog(const std::string& log_file, spdlog::level::level_enum level, LogFormat format,
              std::function<void(std::error_code)> on_failure);
 
