@@ -1,9 +1,11 @@
 // Overload and shutdown: fd exhaustion, SIGTERM under load, thousands of connections.
 #include <gtest/gtest.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -251,9 +253,36 @@ TEST(Stress, TwoThousandConnectionsTwentyMessagesEachEveryAckChecked) {
   EXPECT_EQ(running.server().stats().accepted, std::uint64_t{kDrivers * kPerDriver});
 }
 
-// Thread stacks of the given size still mapped in this process: glibc maps each as a guard
-// page (---p) below a read-write mapping of the stack size (rounded up to whole pages).
-std::size_t mapped_stacks(std::size_t stack_size) {
+// Size of the read-write mapping that holds a thread's stack when the thread is created with
+// stack_size (glibc maps the stack above a guard page; ThreadSanitizer makes stacks larger).
+std::size_t stack_mapping_size(std::size_t stack_size) {
+  std::size_t found = 0;
+  pthread_attr_t attributes;
+  ::pthread_attr_init(&attributes);
+  ::pthread_attr_setstacksize(&attributes, stack_size);
+  pthread_t thread{};
+  const auto measure = [](void* out) -> void* {
+    const int local = 0;
+    const auto address = reinterpret_cast<std::uintptr_t>(&local);
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+      unsigned long start = 0;
+      unsigned long end = 0;
+      if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) == 2 && start <= address &&
+          address < end) {
+        *static_cast<std::size_t*>(out) = end - start;
+      }
+    }
+    return nullptr;
+  };
+  if (::pthread_create(&thread, &attributes, measure, &found) == 0) ::pthread_join(thread, nullptr);
+  ::pthread_attr_destroy(&attributes);
+  return found;
+}
+
+// Read-write mappings of exactly mapping_size bytes: the thread stacks still mapped.
+std::size_t mapped_stacks(std::size_t mapping_size) {
   std::ifstream maps("/proc/self/maps");
   std::size_t count = 0;
   std::string line;
@@ -262,10 +291,7 @@ std::size_t mapped_stacks(std::size_t stack_size) {
     unsigned long end = 0;
     char perms[5] = {};
     if (std::sscanf(line.c_str(), "%lx-%lx %4s", &start, &end, perms) != 3) continue;
-    const std::size_t size = end - start;
-    if (std::string_view(perms) == "rw-p" && size >= stack_size && size <= stack_size + 16384) {
-      ++count;
-    }
+    if (std::string_view(perms) == "rw-p" && end - start == mapping_size) ++count;
   }
   return count;
 }
@@ -279,7 +305,9 @@ TEST(ThreadReaping, ThreadsOfDepartedClientsGiveBackTheirStacksBeforeAnyNewClien
   config.log_payloads = false;
   config.listen.backlog = 1024;
   config.thread_stack = 300 * 1024;  // a size nothing else here maps, to count the stacks
-  const std::size_t before = mapped_stacks(config.thread_stack);
+  const std::size_t mapping_size = stack_mapping_size(config.thread_stack);
+  ASSERT_GE(mapping_size, config.thread_stack);
+  const std::size_t before = mapped_stacks(mapping_size);
   RunningServer running(config);
   {
     // Every client at once, so that each has a thread of its own.
@@ -289,15 +317,15 @@ TEST(ThreadReaping, ThreadsOfDepartedClientsGiveBackTheirStacksBeforeAnyNewClien
       clients.back()->send("hi\n");
     }
     for (auto& client : clients) ASSERT_EQ(client->read_line(), "ok\n");
-    EXPECT_GE(mapped_stacks(config.thread_stack), before + kClients);
+    EXPECT_GE(mapped_stacks(mapping_size), before + kClients);
   }
   ASSERT_TRUE(eventually([&] { return running.server().stats().active == 0; }));
   // Left mapped: the 256 parked threads (reused by the next clients for 10 s), and the stacks
   // glibc keeps for reuse (about 40 MiB of them; twice that as margin). Threads that exited
   // without being joined would keep all the rest (about 1,000 here) until a new client came.
-  const std::size_t bound = before + 256 + 2 * ((40u << 20) / config.thread_stack);
+  const std::size_t bound = before + 256 + 2 * ((40u << 20) / mapping_size);
   std::size_t after = 0;
-  EXPECT_TRUE(eventually([&] { return (after = mapped_stacks(config.thread_stack)) <= bound; }))
+  EXPECT_TRUE(eventually([&] { return (after = mapped_stacks(mapping_size)) <= bound; }))
       << after << " stacks still mapped, expected at most " << bound;
   std::cerr << "stacks mapped after " << kClients << " clients left: " << after << " (before "
             << before << ")\n";
