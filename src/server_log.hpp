@@ -12,15 +12,17 @@
 #include <string_view>
 
 #include "tcp_server/endpoint.hpp"
+#include "tcp_server/log_encoder.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/log_throttle.hpp"
 #include "tcp_server/stats.hpp"
 
 namespace tcp_server {
 
-// Every line the server writes, in one place, so the wording stays greppable and the JSON form
-// (--log-format json: the members of one object per line, see kJsonLogPattern) stays in step
-// with the text form. conn is the connection's number (1, 2, ... in accept order). Thread safe.
+// The server's log events: each is encoded by the LogEncoder chosen at start (text or JSON: the
+// wording lives there) and written to the injected logger at its level; rejections and accept
+// failures go through throttles first. conn is the connection's number (1, 2, ... in accept
+// order). Thread safe.
 class ServerLog {
  public:
   explicit ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format = LogFormat::kText);
@@ -61,18 +63,17 @@ class ServerLog {
   bool allow(Throttle& throttle, std::chrono::steady_clock::duration interval,
              std::uint64_t& suppressed);
 
-  [[nodiscard]] bool json() const noexcept { return format_ == LogFormat::kJson; }
+  // Encodes a line (encode(LogLine&)) and logs it, unless the level is off.
+  template <typename Encode>
+  void write(spdlog::level::level_enum level, Encode encode);
 
   std::shared_ptr<spdlog::logger> logger_;
-  LogFormat format_;
+  std::unique_ptr<LogEncoder> encoder_;
   std::mutex throttle_mutex_;
   std::array<LogThrottle, static_cast<std::size_t>(RejectReason::kCount)> reject_throttles_{};
   std::function<void()> wake_;
   Throttle accept_throttle_;
   bool accept_failing_ = false;
 };
-
-// "3.2 s", "0.004 s", "125 s": short, one decimal from a second on.
-std::string format_duration(std::chrono::steady_clock::duration duration);
 
 }  // namespace tcp_server

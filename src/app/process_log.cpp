@@ -36,10 +36,10 @@ UniqueFd open_destination(const std::string& log_file) {
 
 std::shared_ptr<spdlog::logger> make_logger(std::shared_ptr<LogBuffer> buffer,
                                             LogBuffer::Waiting waiting,
-                                            spdlog::level::level_enum level, LogFormat format) {
+                                            spdlog::level::level_enum level, const char* pattern) {
   auto logger = std::make_shared<spdlog::logger>(
       "tcp_server", std::make_shared<LogBufferSink>(std::move(buffer), waiting));
-  logger->set_pattern(format == LogFormat::kJson ? kJsonLogPattern : kTextLogPattern);
+  logger->set_pattern(pattern);
   logger->set_level(level);
   return logger;
 }
@@ -50,17 +50,17 @@ ProcessLog::ProcessLog(const std::string& log_file, spdlog::level::level_enum le
                        LogFormat format, std::function<void(std::error_code)> on_failure)
     : buffer_(std::make_shared<LogBuffer>(open_destination(log_file), kLogBufferBytes,
                                           std::move(on_failure))),
-      format_(format),
-      server_logger_(make_logger(buffer_, LogBuffer::Waiting::kForRoom, level, format)),
-      main_logger_(make_logger(buffer_, LogBuffer::Waiting::kNever, level, format)) {}
+      encoder_(make_log_encoder(format)),
+      server_logger_(
+          make_logger(buffer_, LogBuffer::Waiting::kForRoom, level, encoder_->pattern())),
+      main_logger_(make_logger(buffer_, LogBuffer::Waiting::kNever, level, encoder_->pattern())) {}
 
 void ProcessLog::note(spdlog::level::level_enum level, std::string_view event,
                       const std::string& text) {
-  if (format_ == LogFormat::kJson) {
-    main_logger_->log(level, R"("event":{},"message":{})", json_quote(event), json_quote(text));
-  } else {
-    main_logger_->log(level, "{}", text);
-  }
+  if (!main_logger_->should_log(level)) return;
+  LogLine line;
+  encoder_->note(line, event, text);
+  main_logger_->log(level, spdlog::string_view_t(line.data(), line.size()));
 }
 
 void ProcessLog::stop_waiting_after(std::chrono::steady_clock::time_point deadline) {

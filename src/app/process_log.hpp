@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "tcp_server/log_buffer.hpp"
+#include "tcp_server/log_encoder.hpp"
 #include "tcp_server/log_format.hpp"
 
 namespace tcp_server {
@@ -35,7 +36,7 @@ class ProcessLog {
 
  private:
   std::shared_ptr<LogBuffer> buffer_;
-  LogFormat format_;
+  std::unique_ptr<LogEncoder> encoder_;
   std::shared_ptr<spdlog::logger> server_logger_;
   std::shared_ptr<spdlog::logger> main_logger_;
 };
