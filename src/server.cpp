@@ -100,10 +100,10 @@ Server::~Server() {
   stop();
 }
 
-void Server::open() {
+void Server::open(UniqueFd inherited_listener) {
   Impl& impl = *impl_;
-  if (impl.config.inherited_listen_fd >= 0) {
-    impl.listener = Listener::adopt(UniqueFd(impl.config.inherited_listen_fd));
+  if (inherited_listener) {
+    impl.listener = Listener::adopt(std::move(inherited_listener));
   } else {
     impl.listener = Listener::open(impl.config.listen);
   }

@@ -29,7 +29,6 @@ enum class OverflowPolicy {
 // initializers, the CLI fills it from argv. Durations of zero mean "off".
 struct ServerConfig {
   ListenOptions listen;
-  int inherited_listen_fd = -1;  // >= 0: serve this listening socket instead of binding
 
   ReplyMode mode = ReplyMode::kAck;
   std::string reply = "ok";  // bytes, escapes already decoded

@@ -5,6 +5,7 @@
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/stats.hpp"
+#include "tcp_server/unique_fd.hpp"
 
 namespace spdlog {
 class logger;
@@ -29,9 +30,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and listens, or adopts config.inherited_listen_fd. Throws std::system_error with the
-  // address in what(), e.g. "cannot listen on [::]:9090: Address already in use".
-  void open();
+  // Binds and listens (config.listen), or serves inherited_listener when one is given (systemd
+  // socket activation). Throws std::system_error with the address in what(), e.g.
+  // "cannot listen on [::]:9090: Address already in use".
+  void open(UniqueFd inherited_listener = {});
 
   // The bound address (with the kernel's port when config asked for port 0). After open().
   [[nodiscard]] Endpoint local_endpoint() const;

@@ -1,231 +1,26 @@
-// tcp_server: parse argv, set up the process (fd limit, signals, logger), run the server.
-#include <fcntl.h>
-#include <fmt/format.h>
-#include <signal.h>
-#include <spdlog/spdlog.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <atomic>
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <exception>
+// tcp_server: parse argv, prepare the process, run the server until it is stopped.
 #include <iostream>
-#include <optional>
-#include <string_view>
-#include <thread>
+#include <stdexcept>
 
 #include "cli.hpp"
-#include "process_log.hpp"
-#include "signal_watcher.hpp"
-#include "tcp_server/server.hpp"
-#include "tcp_server/systemd.hpp"
-
-namespace {
-
-using tcp_server::LogFormat;
-
-// Each connection costs an fd; the soft limit (often 1024) is far below what the hard limit
-// allows, so take all of it. The server derives its connection limit from what is in force.
-void raise_open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
-}
-
-// How often systemd's STATUS= line is refreshed when running under it.
-constexpr std::chrono::milliseconds kSystemdStatusInterval{5000};
-
-// Opens /dev/null on each of fds 0, 1 and 2 that is closed (`tcp_server >&-`): otherwise the
-// next socket would get that number, and log lines meant for stdout would go to a client.
-// Returns whether stdout was closed.
-bool occupy_closed_standard_fds() {
-  bool stdout_closed = false;
-  for (int fd = 0; fd <= 2; ++fd) {
-    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
-    if (fd == STDOUT_FILENO) stdout_closed = true;
-    // The lowest free number, which is fd itself: the ones below it are open by now.
-    if (::open("/dev/null", O_RDWR) != fd) std::_Exit(1);
-  }
-  return stdout_closed;
-}
-
-// Runs server.run() on a thread of its own and wakes main's signal wait when it returns. The
-// destructor stops the server and joins, so no exit path leaves a joinable thread behind.
-class ServingThread {
- public:
-  ServingThread(tcp_server::Server& server, tcp_server::SignalWatcher& signals)
-      : server_(server), thread_([this, &signals] {
-          try {
-            server_.run();
-          } catch (...) {
-            failure_ = std::current_exception();
-          }
-          signals.wake();
-        }) {}
-  ~ServingThread() {
-    if (!thread_.joinable()) return;
-    server_.stop();
-    thread_.join();
-  }
-  ServingThread(const ServingThread&) = delete;
-  ServingThread& operator=(const ServingThread&) = delete;
-
-  // Waits for run() to return; rethrows what it threw.
-  void join() {
-    thread_.join();
-    if (failure_) std::rethrow_exception(failure_);
-  }
-
- private:
-  tcp_server::Server& server_;
-  std::exception_ptr failure_;
-  std::thread thread_;
-};
-
-}  // namespace
+#include "process_setup.hpp"
+#include "socket_activation.hpp"
+#include "supervisor.hpp"
 
 int main(int argc, char** argv) {
   using namespace tcp_server;
   const bool stdout_was_closed = occupy_closed_standard_fds();
-  CommandLine command_line = parse_command_line(argc, argv, std::cout, std::cerr);
+  const CommandLine command_line = parse_command_line(argc, argv, std::cout, std::cerr);
   if (!command_line.options) return command_line.exit_code;
-  AppOptions& options = *command_line.options;
 
   // systemd socket activation: serve the socket we were handed instead of binding one.
-  int inherited_sockets = 0;
+  InheritedSockets inherited;
   try {
-    inherited_sockets =
-        parse_listen_fds(std::getenv("LISTEN_PID"), std::getenv("LISTEN_FDS"), ::getpid());
+    inherited = take_inherited_sockets();
   } catch (const std::invalid_argument& error) {
     std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 2;
   }
-  if (inherited_sockets > 0) {
-    options.server.inherited_listen_fd = kListenFdsStart;
-    // Not for our children (sd_listen_fds(3) with unset_environment).
-    ::unsetenv("LISTEN_PID");
-    ::unsetenv("LISTEN_FDS");
-    ::unsetenv("LISTEN_FDNAMES");
-  }
-  const SystemdNotifier systemd = SystemdNotifier::from_environment();
-
   raise_open_file_limit();
-  // Writes to a vanished reader (stderr, or the log before its writer thread starts) return
-  // EPIPE instead of killing the process; client sockets use MSG_NOSIGNAL anyway.
-  ::signal(SIGPIPE, SIG_IGN);
-  // Before any thread exists (the log writer is the first), so every thread inherits the
-  // blocked mask and the signals reach only the signalfd.
-  std::optional<SignalWatcher> signals;
-  try {
-    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1});
-  } catch (const std::exception& error) {
-    std::cerr << "tcp_server: error: " << error.what() << '\n';
-    return 1;
-  }
-  // A log destination that fails (its reader is gone) stops the server gracefully: clients
-  // already being answered get their replies, and the exit status says the log is incomplete.
-  std::atomic<bool> log_failed{false};
-  std::optional<ProcessLog> log;
-  try {
-    log.emplace(
-        options.log_file, options.log_level, options.server.log_format, [&](std::error_code error) {
-          print_error_line(fmt::format(
-              "tcp_server: the log output failed ({}); stopping after the drain", error.message()));
-          log_failed.store(true);
-          signals->wake();
-        });
-  } catch (const std::system_error& error) {
-    std::cerr << "tcp_server: error: " << error.what() << '\n';
-    return 1;
-  }
-  if (stdout_was_closed && options.log_file.empty()) {
-    print_error_line(
-        "tcp_server: warning: standard output is closed; the log is discarded "
-        "(use --log-file)");
-  }
-  if (inherited_sockets > 1) {
-    log->note(spdlog::level::warn, "inherited_sockets",
-              fmt::format("{} sockets inherited; serving the first (fd {}) only", inherited_sockets,
-                          kListenFdsStart));
-  }
-
-  int status = 0;
-  try {
-    Server server(options.server, log->server_logger());
-    server.open();
-    systemd.notify("READY=1\nSTATUS=listening on " + server.local_endpoint().to_string());
-    ServingThread serving(server, *signals);
-
-    // Wake for periodic stats and for systemd's status line, whichever is due first.
-    using Clock = std::chrono::steady_clock;
-    const bool periodic_stats = options.stats_interval.count() > 0;
-    auto next_stats = Clock::now() + options.stats_interval;
-    auto next_status = Clock::now() + kSystemdStatusInterval;
-    bool stopping = false;
-    const auto begin_stop = [&](const std::string& why) {
-      stopping = true;
-      log->note(spdlog::level::info, "signal", why);  // never waits for the log
-      // However stuck the log is, no client thread waits on it past the drain deadline, so the
-      // drain ends on time; lines that find no room then are counted and reported at exit.
-      log->stop_waiting_after(Clock::now() + options.server.drain_timeout);
-      server.stop();
-      systemd.notify("STOPPING=1\nSTATUS=draining");
-    };
-    for (;;) {
-      auto next_due = Clock::time_point::max();
-      if (periodic_stats) next_due = next_stats;
-      if (systemd.enabled() && !stopping) next_due = std::min(next_due, next_status);
-      const auto timeout =
-          next_due == Clock::time_point::max()
-              ? std::chrono::milliseconds(-1)
-              : std::max(
-                    std::chrono::milliseconds(0),
-                    std::chrono::duration_cast<std::chrono::milliseconds>(next_due - Clock::now()));
-      const int signal = signals->wait(timeout);
-      if (signal == SignalWatcher::kWoken) {
-        if (!log_failed.exchange(false)) break;  // run() returned
-        status = 1;
-        if (!stopping) begin_stop("the log output failed: shutting down");
-        continue;
-      }
-      if (signal == SignalWatcher::kTimedOut) {
-        const auto now = Clock::now();
-        try {
-          if (periodic_stats && now >= next_stats) server.log_stats();
-          if (systemd.enabled() && now >= next_status) {
-            systemd.notify("STATUS=" + format_stats(server.stats()));
-          }
-        } catch (const std::exception& error) {
-          log->note(spdlog::level::err, "error", fmt::format("stats: {}", error.what()));
-        }
-        if (now >= next_stats) next_stats = now + options.stats_interval;
-        if (now >= next_status) next_status = now + kSystemdStatusInterval;
-        continue;
-      }
-      if (signal == SIGUSR1) {
-        server.log_stats();
-        continue;
-      }
-      if (stopping) {
-        // Straight to stderr: the log may be the very thing that is stuck.
-        print_error_line(
-            fmt::format("tcp_server: second SIG{}: exiting now without waiting for clients",
-                        ::sigabbrev_np(signal)));
-        std::_Exit(1);
-      }
-      begin_stop(fmt::format("received SIG{}: shutting down (send it again to exit at once)",
-                             ::sigabbrev_np(signal)));
-    }
-    serving.join();
-  } catch (const std::exception& error) {
-    print_error_line(fmt::format("tcp_server: error: {}", error.what()));
-    status = 1;
-  }
-  if (!log->close()) status = 1;
-  return status;
+  return run_until_stopped(*command_line.options, std::move(inherited), stdout_was_closed);
 }
