@@ -379,31 +379,45 @@ def write_markdown(results, args, elapsed, path):
 
 
 def write_chart(results, path, workdir):
+    """One panel per workload, a horizontal bar per server, on a linear axis from zero: a log
+    axis hides a 0.6x gap, and servers are only compared within one workload."""
     if shutil.which("gnuplot") is None:
         print("gnuplot not found: no chart", file=sys.stderr)
         return
     workloads = ["pingpong 1", "pingpong 50", "pingpong 500", "churn 50"]
+    servers_in_run = list(results)
     os.makedirs(workdir, exist_ok=True)
-    data = os.path.join(workdir, "rates.dat")
-    with open(data, "w") as out:
-        out.write("server " + " ".join(f'"{w}"' for w in workloads) + "\n")
-        for server, runs in results.items():
-            values = [str((runs.get(w) or {}).get("rate", 0) or 0) for w in workloads]
-            out.write(f'"{server}" ' + " ".join(values) + "\n")
+    panels = []
+    for index, workload in enumerate(workloads):
+        data = os.path.join(workdir, f"rates{index}.dat")
+        top = 1
+        with open(data, "w") as out:
+            for row, server in enumerate(servers_in_run):
+                rate = (results[server].get(workload) or {}).get("rate", 0) or 0
+                top = max(top, rate)
+                # Colour: this build's tcp_server, a baseline build, the peers.
+                colour = 0x2a6fdb if server.startswith("tcp_server") else (
+                    0x8fb3ee if server.startswith("baseline") else 0x999999)
+                out.write(f'{row} {rate} "{server}" "{rate:,.0f}" {colour}\n')
+        unit = "connections/s" if workload.startswith("churn") else "requests/s"
+        panels.append(f"""
+set title "{workload} ({unit})"
+set yrange [-0.6:{len(servers_in_run) - 0.4}] reverse
+set xrange [0:{top * 1.25:.0f}]
+set ytics ({", ".join(f'"{name}" {row}' for row, name in enumerate(servers_in_run))})
+plot "{data}" using (0):1:(0):2:($1-0.35):($1+0.35):5 with boxxyerror fill solid 0.9 \\
+       linecolor rgb variable notitle, \\
+     "{data}" using 2:1:4 with labels left offset 0.5,0 notitle
+""")
+    height = 140 + 34 * len(servers_in_run)
     script = f"""
-set terminal pngcairo size 1100,520 noenhanced font ",10"
+set terminal pngcairo size 1200,{2 * height} noenhanced font ",10"
 set output "{path}"
-set title "Requests per second (churn: connections per second), loopback, 2 cores shared"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.85 border -1
-set logscale y
-set yrange [10:*]
-set grid ytics
-set key outside right
-set xtics rotate by -20
-plot for [i=2:{len(workloads) + 1}] "{data}" using i:xtic(1) title columnheader(i)
-"""
+set multiplot layout 2,2 title "Loopback, 2 cores shared by server and load generator (same run; compare within a panel)"
+set grid xtics
+set format x "%.0s%c"
+set lmargin 22
+""" + "".join(panels) + "unset multiplot\n"
     subprocess.run(["gnuplot"], input=script, text=True, check=False, timeout=60)
     shutil.rmtree(workdir, ignore_errors=True)
 
