@@ -4,10 +4,15 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tcp_server/log_format.hpp"
 
 namespace {
+
+constexpr const char* kEncodings[] = {"UTF-8",       "GBK",       "GB18030",    "BIG5",
+                                      "BIG5-HKSCS",  "SHIFT_JIS", "CP932",      "EUC-JP",
+                                      "ISO-2022-JP", "EUC-KR",    "ISO-8859-1", "CP1252"};
 
 bool is_valid_utf8_without_controls(std::string_view text) {
   for (std::size_t i = 0; i < text.size();) {
@@ -37,9 +42,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!is_valid_utf8_without_controls(utf8)) std::abort();
   if (utf8.size() > 10 * max_bytes + 32) std::abort();
 
-  static tcp_server::PayloadFormatter gbk(tcp_server::TextEncoding::kGbk, 64);
+  // The same bytes through the decoder of every encoding the README and tests name, stateful
+  // (ISO-2022-JP) and holding characters back (BIG5-HKSCS) included.
+  static auto* const formatters = [] {
+    auto* made = new std::vector<tcp_server::PayloadFormatter>;
+    for (const char* name : kEncodings) {
+      made->emplace_back(tcp_server::TextEncoding::named(name), 64);
+    }
+    return made;
+  }();
   std::string decoded;
-  gbk.format(decoded, bytes, 0);
-  if (!is_valid_utf8_without_controls(decoded)) std::abort();
+  for (auto& formatter : *formatters) {
+    formatter.format(decoded, bytes, 0);
+    if (!is_valid_utf8_without_controls(decoded)) std::abort();
+    // Each input byte becomes at most one "\\xNN" or one character of up to 4 bytes (or a
+    // "\\u{NNNN}"), with the suffix on top.
+    if (decoded.size() > 10 * 64 + 32) std::abort();
+  }
   return 0;
 }

@@ -126,24 +126,13 @@ struct PayloadFormatter::Iconv {
   Iconv& operator=(const Iconv&) = delete;
 };
 
-namespace {
-
-constexpr const char* kGbkName = "GBK";
-
-iconv_t open_gbk_decoder() {
-  return iconv_open("UTF-8", kGbkName);
-}
-
-}  // namespace
-
-PayloadFormatter::PayloadFormatter(TextEncoding encoding, std::size_t max_bytes)
-    : encoding_(encoding), max_bytes_(max_bytes) {
-  if (encoding_ == TextEncoding::kGbk) {
-    const iconv_t handle = open_gbk_decoder();
-    // Without gconv modules GBK cannot be decoded; the bytes are then shown escaped as UTF-8,
-    // which loses nothing. The CLI refuses --encoding gbk up front on such systems.
-    if (handle != reinterpret_cast<iconv_t>(-1)) iconv_ = std::make_unique<Iconv>(handle);
-  }
+PayloadFormatter::PayloadFormatter(const TextEncoding& encoding, std::size_t max_bytes)
+    : max_bytes_(max_bytes) {
+  if (encoding.is_utf8()) return;
+  const iconv_t handle = iconv_open("UTF-8", encoding.name().c_str());
+  // TextEncoding::named has opened this conversion already; should it fail now, the bytes are
+  // shown escaped as UTF-8, which loses nothing.
+  if (handle != reinterpret_cast<iconv_t>(-1)) iconv_ = std::make_unique<Iconv>(handle);
 }
 
 PayloadFormatter::~PayloadFormatter() = default;
@@ -168,7 +157,8 @@ void PayloadFormatter::format(std::string& out, std::string_view bytes, std::siz
     const std::size_t result = iconv(iconv_->handle, &in, &in_left, &decoded, &decoded_left);
     const int error = result == static_cast<std::size_t>(-1) ? errno : 0;
     const std::size_t consumed = static_cast<std::size_t>(in - (shown.data() + pos));
-    // Decoded GBK is UTF-8 now; escaping it again catches the controls GBK shares with ASCII.
+    // Decoded text is UTF-8 now; escaping it again catches the controls every encoding here
+    // shares with ASCII (and any the decoding produced).
     append_escaped(out, std::string_view(chunk.data(), chunk.size() - decoded_left),
                    static_cast<std::size_t>(-1));
     pos += consumed;
@@ -177,23 +167,22 @@ void PayloadFormatter::format(std::string& out, std::string_view bytes, std::siz
       append_hex_byte(out, static_cast<unsigned char>(shown[pos]));
       ++pos;
     } else if (error == EINVAL) {
-      // A double-byte character cut at the end: cut by max_bytes it is left out, otherwise the
-      // peer really sent half a character.
+      // A multi-byte character cut at the end: cut by max_bytes it is left out, otherwise the
+      // peer really sent part of a character.
       if (shown.size() < bytes.size()) break;
       while (pos < shown.size()) append_hex_byte(out, static_cast<unsigned char>(shown[pos++]));
     } else if (error != 0) {
       break;
     }
   }
+  // A decoder may hold a character back in case a combining one follows (BIG5-HKSCS does); the
+  // message is over, so it gives it up now.
+  char* decoded = chunk.data();
+  std::size_t decoded_left = chunk.size();
+  iconv(iconv_->handle, nullptr, nullptr, &decoded, &decoded_left);
+  append_escaped(out, std::string_view(chunk.data(), chunk.size() - decoded_left),
+                 static_cast<std::size_t>(-1));
   append_suffix(out, bytes.size() - pos + extra_dropped);
-}
-
-bool encoding_supported(TextEncoding encoding) {
-  if (encoding == TextEncoding::kUtf8) return true;
-  const iconv_t handle = open_gbk_decoder();
-  if (handle == reinterpret_cast<iconv_t>(-1)) return false;
-  iconv_close(handle);
-  return true;
 }
 
 std::string json_quote(std::string_view text) {

@@ -12,6 +12,7 @@
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
+#include "tcp_server/text_encoding.hpp"
 
 namespace tcp_server {
 
@@ -31,13 +32,15 @@ struct ServerConfig {
   ListenOptions listen;
 
   ReplyMode mode = ReplyMode::kAck;
-  std::string reply = "ok";  // bytes, escapes already decoded
+  // Bytes as sent, in `encoding`: the CLI decodes the escapes and encodes the text
+  // (encode_reply_text), once, at start. reject_message likewise.
+  std::string reply = "ok";
   Framing framing = Framing::kLine;
   std::size_t max_line = 64 * 1024;
 
   bool log_payloads = true;
   std::size_t log_payload_max = 256;  // input bytes of a payload shown in one log line
-  TextEncoding encoding = TextEncoding::kUtf8;
+  TextEncoding encoding;  // the clients' (--encoding): payloads are decoded from it for the log
 
   std::size_t max_connections = 0;  // 0: derived at start (connection_ceiling())
   std::size_t max_per_ip = 0;       // 0: no per-address limit

@@ -5,10 +5,9 @@
 #include <string>
 #include <string_view>
 
-namespace tcp_server {
+#include "tcp_server/text_encoding.hpp"
 
-// The character encoding clients are expected to send, for display in the log.
-enum class TextEncoding { kUtf8, kGbk };
+namespace tcp_server {
 
 // Makes peer bytes safe to put in a one-line log record.
 //  - Valid UTF-8 printable text (Chinese included) is kept as is.
@@ -27,12 +26,13 @@ std::string escape_for_log(std::string_view bytes, std::size_t max_bytes);
 void append_escaped_for_log(std::string& out, std::string_view bytes, std::size_t max_bytes,
                             std::size_t extra_dropped = 0);
 
-// Formats payloads for the log in a given client encoding. For GBK, bytes are decoded with
-// iconv to UTF-8 first; bytes that are not valid GBK are shown as "\\xNN". For UTF-8 this is
-// append_escaped_for_log. Not thread safe (holds an iconv handle): one per connection.
+// Formats payloads for the log in the clients' encoding. For any encoding but UTF-8, bytes are
+// decoded with iconv to UTF-8 first; bytes that are not valid in the encoding are shown as
+// "\\xNN". For UTF-8 this is append_escaped_for_log. Not thread safe (holds an iconv handle):
+// one per connection.
 class PayloadFormatter {
  public:
-  PayloadFormatter(TextEncoding encoding, std::size_t max_bytes);
+  PayloadFormatter(const TextEncoding& encoding, std::size_t max_bytes);
   ~PayloadFormatter();
   PayloadFormatter(PayloadFormatter&&) noexcept;
   PayloadFormatter& operator=(PayloadFormatter&&) noexcept;
@@ -44,7 +44,6 @@ class PayloadFormatter {
 
  private:
   struct Iconv;
-  TextEncoding encoding_;
   std::size_t max_bytes_;
   std::unique_ptr<Iconv> iconv_;
 };
@@ -61,8 +60,5 @@ inline constexpr const char* kJsonLogPattern =
 // text as a JSON string literal, quotes included: '"' and '\' escaped, control bytes as
 // \u00XX. Bytes >= 0x80 are copied: callers pass text escape_for_log has made valid UTF-8.
 std::string json_quote(std::string_view text);
-
-// True when iconv on this system can decode the encoding (GBK needs glibc's gconv modules).
-bool encoding_supported(TextEncoding encoding);
 
 }  // namespace tcp_server

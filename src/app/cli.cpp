@@ -11,6 +11,8 @@
 #include "cli_validators.hpp"
 #include "tcp_server/access_rules.hpp"
 #include "tcp_server/log_format.hpp"
+#include "tcp_server/reply_text.hpp"
+#include "tcp_server/text_encoding.hpp"
 
 namespace tcp_server {
 namespace {
@@ -56,11 +58,12 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                  "every byte received")
       ->transform(CLI::CheckedTransformer(modes))
       ->default_str("ack");
-  app.add_option("--reply", config.reply,
-                 "Answer in ack mode; escapes \\n \\r \\t \\0 \\\\ \\xHH. Line framing adds a "
-                 "newline")
-      ->capture_default_str()
-      ->transform(cli::escaped_text());
+  // --reply and --reject-message are kept as typed and encoded once --encoding is known.
+  std::string reply_text = config.reply;
+  app.add_option("--reply", reply_text,
+                 "Answer in ack mode, in --encoding; escapes \\n \\r \\t \\0 \\\\ \\xHH (raw "
+                 "bytes). Line framing adds a newline")
+      ->capture_default_str();
   const std::map<std::string, Framing> framings{{"line", Framing::kLine},
                                                 {"chunk", Framing::kChunk}};
   app.add_option("--framing", config.framing,
@@ -86,12 +89,10 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                  "Bytes of a payload shown in its log line; the rest is counted")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
-  const std::map<std::string, TextEncoding> encodings{
-      {"utf-8", TextEncoding::kUtf8}, {"utf8", TextEncoding::kUtf8}, {"gbk", TextEncoding::kGbk}};
-  app.add_option("--encoding", config.encoding,
-                 "How to decode payloads for the log: utf-8 or gbk (replies are sent as given)")
-      ->transform(CLI::CheckedTransformer(encodings, CLI::ignore_case))
-      ->default_str("utf-8");
+  cli::add_encoding(app, config.encoding,
+                    "The clients' encoding (any iconv knows: gbk, gb18030, big5, shift_jis, ...): "
+                    "payloads are decoded from it for the log, --reply and --reject-message "
+                    "sent in it");
 
   app.add_option("--max-connections", config.max_connections,
                  "Most clients served at once; 0: what the fd and thread limits allow")
@@ -106,9 +107,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                  "new clients queued in the kernel backlog, in order)")
       ->transform(CLI::CheckedTransformer(overflows))
       ->default_str("reject");
-  app.add_option("--reject-message", config.reject_message,
-                 "Sent to a refused client before closing (escapes as in --reply)")
-      ->transform(cli::escaped_text());
+  std::string reject_text;
+  app.add_option("--reject-message", reject_text,
+                 "Sent to a refused client before closing (in --encoding; escapes as in --reply)");
   add_duration(app, "--idle-timeout", config.idle_timeout,
                "Close a client that sends nothing for this long (e.g. 5m)");
   add_duration(app, "--send-timeout", config.send_timeout,
@@ -224,8 +225,18 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   }
 
   config.log_payloads = !quiet;
-  if (config.encoding == TextEncoding::kGbk && !encoding_supported(TextEncoding::kGbk)) {
-    print_error(err, "--encoding gbk: this system's iconv cannot decode GBK");
+  // Every text the server sends is encoded here, once; connections send these bytes as they are.
+  const auto encode = [&](const char* option, const std::string& typed, std::string& sent) {
+    try {
+      sent = encode_reply_text(typed, config.encoding);
+      return true;
+    } catch (const std::invalid_argument& error) {
+      print_error(err, std::string(option) + ": " + error.what());
+      return false;
+    }
+  };
+  if (!encode("--reply", reply_text, config.reply) ||
+      !encode("--reject-message", reject_text, config.reject_message)) {
     return {std::nullopt, 2};
   }
   const auto problems = config.validate();

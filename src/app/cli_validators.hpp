@@ -10,6 +10,7 @@
 
 #include "tcp_server/duration.hpp"
 #include "tcp_server/reply_text.hpp"
+#include "tcp_server/text_encoding.hpp"
 
 namespace tcp_server::cli {
 
@@ -49,6 +50,27 @@ inline CLI::Validator escaped_text() {
         }
       },
       "TEXT");
+}
+
+// --encoding NAME: any encoding iconv knows (TextEncoding::named), or one line saying why not.
+inline CLI::Option* add_encoding(CLI::App& app, TextEncoding& target,
+                                 const std::string& description) {
+  return app
+      .add_option_function<std::string>(
+          "--encoding", [&target](const std::string& name) { target = TextEncoding::named(name); },
+          description)
+      ->type_name("NAME")
+      ->check(CLI::Validator(
+          [](std::string& name) -> std::string {
+            try {
+              (void)TextEncoding::named(name);
+              return {};
+            } catch (const std::invalid_argument& error) {
+              return error.what();
+            }
+          },
+          ""))
+      ->default_str("utf-8");
 }
 
 }  // namespace tcp_server::cli

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli_validators.hpp"
+#include "message_template.hpp"
 
 namespace tcp_server::client {
 namespace {
@@ -45,12 +46,13 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
   send_command->add_option("--count,-k", send.count, "Messages per client")
       ->capture_default_str()
       ->check(CLI::Range(std::size_t{1}, std::size_t{1000000}));
+  // Kept as typed and encoded once --encoding is known.
+  std::string message_text = send.message;
   send_command
-      ->add_option("--message,-m", send.message,
-                   "Message; {id} is the client number, {n} the message number; escapes as "
-                   "\\n \\t \\xHH")
-      ->capture_default_str()
-      ->transform(cli::escaped_text());
+      ->add_option("--message,-m", message_text,
+                   "Message, in --encoding; {id} is the client number, {n} the message number; "
+                   "escapes as \\n \\t \\xHH (raw bytes)")
+      ->capture_default_str();
   send_command->add_flag("!--no-newline", send.append_newline,
                          "Do not end each message with a newline (for chunk-framed servers)");
   const std::map<std::string, ReplyFraming> framings{{"line", ReplyFraming::kLine},
@@ -61,12 +63,9 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
       ->transform(CLI::CheckedTransformer(framings))
       ->default_str("line");
   cli::add_duration(*send_command, "--timeout", send.timeout, "Connect and reply timeout");
-  const std::map<std::string, TextEncoding> encodings{
-      {"utf-8", TextEncoding::kUtf8}, {"utf8", TextEncoding::kUtf8}, {"gbk", TextEncoding::kGbk}};
-  send_command
-      ->add_option("--encoding", send.encoding, "How replies are decoded for display: utf-8, gbk")
-      ->transform(CLI::CheckedTransformer(encodings, CLI::ignore_case))
-      ->default_str("utf-8");
+  cli::add_encoding(*send_command, send.encoding,
+                    "The server's encoding (any iconv knows: gbk, gb18030, big5, ...): "
+                    "--message is sent in it, replies are decoded from it for display");
 
   ChatOptions& chat = parsed.chat;
   CLI::App* chat_command = app.add_subcommand(
@@ -133,10 +132,12 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
     return parsed;
   };
   if (send_command->parsed()) {
-    if (send.message.empty() && !send.append_newline) return fail("--message is empty");
-    if (send.encoding == TextEncoding::kGbk && !encoding_supported(TextEncoding::kGbk)) {
-      return fail("--encoding gbk: this system's iconv cannot decode GBK");
+    try {
+      send.message = encode_message_template(message_text, send.encoding);
+    } catch (const std::invalid_argument& error) {
+      return fail(std::string("--message: ") + error.what());
     }
+    if (send.message.empty() && !send.append_newline) return fail("--message is empty");
     parsed.command = Command::kSend;
   } else if (chat_command->parsed()) {
     parsed.command = Command::kChat;

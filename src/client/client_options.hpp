@@ -6,7 +6,7 @@
 #include <string>
 
 #include "tcp_server/endpoint.hpp"
-#include "tcp_server/log_format.hpp"
+#include "tcp_server/text_encoding.hpp"
 
 // Plain option structs for the three tcp_client commands; tests build them directly.
 namespace tcp_server::client {
@@ -30,11 +30,13 @@ struct SendOptions {
   Target target;
   std::size_t clients = 1;
   std::size_t count = 1;
-  std::string message = "hello";  // template: {id}, {n}; escapes already decoded
+  // Template ({id}, {n}) in the server's encoding: escapes decoded, text encoded
+  // (encode_message_template does both).
+  std::string message = "hello";
   bool append_newline = true;
   ReplyFraming reply_framing = ReplyFraming::kLine;
   std::chrono::milliseconds timeout = 5s;  // connect, and each reply
-  TextEncoding encoding = TextEncoding::kUtf8;
+  TextEncoding encoding;                   // the server's: replies are decoded from it for display
 };
 
 struct ChatOptions {

@@ -11,6 +11,7 @@
 
 #include "commands.hpp"
 #include "message_template.hpp"
+#include "tcp_server/log_format.hpp"
 #include "tcp_server/socket.hpp"
 
 namespace tcp_server::client {

@@ -48,6 +48,29 @@ TEST(ClientCli, SendDefaultsAndTemplate) {
   EXPECT_EQ(send.timeout, 5s);
 }
 
+TEST(ClientCli, SendEncodesTheMessageInTheServersEncoding) {
+  const auto parsed = parse({"send", "--message", "客户端{id}正在连接", "--encoding", "gbk",
+                             "--reply-framing", "chunk", "--no-newline"});
+  ASSERT_EQ(parsed.command_line.command, Command::kSend) << parsed.err;
+  const SendOptions& send = parsed.command_line.send;
+  EXPECT_EQ(send.encoding, TextEncoding::named("gbk"));
+  EXPECT_EQ(send.message, "\xbf\xcd\xbb\xa7\xb6\xcb{id}\xd5\xfd\xd4\xda\xc1\xac\xbd\xd3");
+  EXPECT_FALSE(send.append_newline);
+  EXPECT_EQ(send.reply_framing, ReplyFraming::kChunk);
+}
+
+TEST(ClientCli, SendEncodingErrorsSayWhy) {
+  const auto unknown = parse({"send", "--encoding", "klingon"});
+  EXPECT_EQ(unknown.command_line.exit_code, 2);
+  EXPECT_NE(unknown.err.find("--encoding: unknown encoding 'klingon'"), std::string::npos)
+      << unknown.err;
+  const auto unencodable = parse({"send", "--encoding", "iso-8859-1", "--message", "你好"});
+  EXPECT_EQ(unencodable.command_line.exit_code, 2);
+  EXPECT_EQ(unencodable.err,
+            "tcp_client: error: --message: cannot encode '你' (U+4F60), character 1, in "
+            "ISO-8859-1. Run with --help for usage.\n");
+}
+
 TEST(ClientCli, BenchOptionsAndEcho) {
   const auto parsed = parse({"bench", "--mode", "churn", "--concurrency", "20", "-d", "2s",
                              "--message", "PING\\r\\n", "--echo", "--json"});
@@ -74,6 +97,7 @@ TEST(ClientCli, BadInputGivesOneLineAndExitCodeTwo) {
                                                {"send", "--clients", "0"},
                                                {"send", "--port", "70000"},
                                                {"send", "--message", "bad\\q"},
+                                               {"send", "--encoding", "utf-16"},
                                                {"bench", "--mode", "flood"},
                                                {"bench", "--duration", "2h"},
                                                {"bench", "--duration", "0"},

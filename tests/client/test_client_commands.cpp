@@ -10,8 +10,10 @@
 
 #include "bench.hpp"
 #include "commands.hpp"
+#include "message_template.hpp"
 #include "running_server.hpp"
 #include "tcp_server/listener.hpp"
+#include "tcp_server/reply_text.hpp"
 
 namespace tcp_server::client {
 namespace {
@@ -50,6 +52,37 @@ TEST(ClientSend, TutorialThreeClientsEachPrintTheirReply) {
   for (int id = 1; id <= 3; ++id) {
     EXPECT_NE(out.str().find("client " + std::to_string(id) + ": ok\n"), std::string::npos)
         << out.str();
+    EXPECT_TRUE(running.log().wait_for("客户端" + std::to_string(id) + "正在连接"));
+  }
+  EXPECT_NE(out.str().find("3 clients, 3/3 replies, 0 clients failed"), std::string::npos)
+      << out.str();
+  EXPECT_EQ(err.str(), "");
+}
+
+// The first tutorial, both ends: its server answers GBK clients in GBK, one reply per read, and
+// its "client 2.0" sends GBK without a newline and decodes each reply as GBK.
+TEST(ClientSend, TutorialGbkClientsPrintTheDecodedReplyOfAGbkServer) {
+  const TextEncoding gbk = TextEncoding::named("gbk");
+  ServerConfig config = loopback_config();
+  config.framing = Framing::kChunk;
+  config.encoding = gbk;
+  config.reply = encode_reply_text("ok,问题正在处理中...", gbk);
+  RunningServer running(config);
+  SendOptions options;
+  options.target = target_of(running);
+  options.clients = 3;
+  options.message = encode_message_template("客户端{id}正在连接", gbk);
+  options.append_newline = false;
+  options.reply_framing = ReplyFraming::kChunk;
+  options.encoding = gbk;
+  std::ostringstream out;
+  std::ostringstream err;
+  EXPECT_EQ(run_send(options, out, err), 0) << err.str();
+  for (int id = 1; id <= 3; ++id) {
+    EXPECT_NE(out.str().find("client " + std::to_string(id) + ": ok,问题正在处理中...\n"),
+              std::string::npos)
+        << out.str();
+    // The server decoded the client's GBK for its log.
     EXPECT_TRUE(running.log().wait_for("客户端" + std::to_string(id) + "正在连接"));
   }
   EXPECT_NE(out.str().find("3 clients, 3/3 replies, 0 clients failed"), std::string::npos)

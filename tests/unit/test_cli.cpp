@@ -43,7 +43,7 @@ TEST(CommandLine, DefaultsMatchTheDocumentedOnes) {
   EXPECT_EQ(config.max_line, 64u * 1024u);
   EXPECT_TRUE(config.log_payloads);
   EXPECT_TRUE(config.no_delay);
-  EXPECT_EQ(config.encoding, TextEncoding::kUtf8);
+  EXPECT_EQ(config.encoding, TextEncoding());
   EXPECT_EQ(parsed.result.options->log_level, spdlog::level::info);
 }
 
@@ -95,7 +95,7 @@ TEST(CommandLine, OptionsLandInTheConfig) {
   EXPECT_EQ(config.framing, Framing::kChunk);
   EXPECT_EQ(config.max_line, 2048u);
   EXPECT_FALSE(config.log_payloads);
-  EXPECT_EQ(config.encoding, TextEncoding::kGbk);
+  EXPECT_EQ(config.encoding, TextEncoding::named("gbk"));
   EXPECT_EQ(config.idle_timeout, std::chrono::milliseconds(1500));
   EXPECT_EQ(config.send_timeout, std::chrono::milliseconds(250));
   EXPECT_EQ(config.drain_timeout, std::chrono::minutes(2));
@@ -116,12 +116,53 @@ TEST(CommandLine, ReplyEscapesAreDecoded) {
   EXPECT_EQ(parsed.result.options->server.reply, "ok\t\xe4\xbd\xa0\r\n");
 }
 
+TEST(CommandLine, ReplyAndRejectMessageAreEncodedToTheClientsEncoding) {
+  // Whichever comes first on the command line: the text is encoded once the encoding is known.
+  for (const auto& args :
+       {std::vector<std::string>{"--encoding", "gbk", "--reply", "ok,问题正在处理中...",
+                                 "--reject-message", "服务器忙\\r\\n"},
+        std::vector<std::string>{"--reply", "ok,问题正在处理中...", "--reject-message",
+                                 "服务器忙\\r\\n", "--encoding", "GBK"}}) {
+    const auto parsed = parse(args);
+    ASSERT_TRUE(parsed.result.options.has_value()) << parsed.err;
+    const ServerConfig& config = parsed.result.options->server;
+    EXPECT_EQ(config.reply, "ok,\xce\xca\xcc\xe2\xd5\xfd\xd4\xda\xb4\xa6\xc0\xed\xd6\xd0...");
+    EXPECT_EQ(config.reject_message, "\xb7\xfe\xce\xf1\xc6\xf7\xc3\xa6\r\n");
+  }
+}
+
+TEST(CommandLine, EscapesPlaceRawBytesAfterEncoding) {
+  const auto parsed = parse({"--encoding", "gbk", "--reply", "好\\xe5\\xa5\\xbd"});
+  ASSERT_TRUE(parsed.result.options.has_value()) << parsed.err;
+  EXPECT_EQ(parsed.result.options->server.reply, "\xba\xc3\xe5\xa5\xbd");
+}
+
+TEST(CommandLine, EncodingErrorsSayWhatAndWhere) {
+  const auto unencodable = parse({"--encoding", "iso-8859-1", "--reply", "你好"});
+  EXPECT_EQ(unencodable.result.exit_code, 2);
+  EXPECT_EQ(unencodable.err,
+            "tcp_server: error: --reply: cannot encode '你' (U+4F60), character 1, in ISO-8859-1. "
+            "Run with --help for usage.\n");
+  const auto rejected = parse({"--encoding", "big5", "--reject-message", "服务器忙"});
+  EXPECT_EQ(rejected.result.exit_code, 2);
+  EXPECT_NE(
+      rejected.err.find("--reject-message: cannot encode '务' (U+52A1), character 2, in BIG5"),
+      std::string::npos)
+      << rejected.err;
+  const auto unknown = parse({"--encoding", "klingon"});
+  EXPECT_EQ(unknown.result.exit_code, 2);
+  EXPECT_EQ(unknown.err,
+            "tcp_server: error: --encoding: unknown encoding 'klingon' (iconv -l lists the ones "
+            "this system knows). Run with --help for usage.\n");
+}
+
 TEST(CommandLine, ErrorsAreOneLineOnStderrWithExitCodeTwo) {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--port", "65536"},
                                                {"--port", "-1"},
                                                {"--framing", "xml"},
                                                {"--reply", "\\x4"},
                                                {"--reply", ""},
+                                               {"--encoding", "utf-16"},
                                                {"--thread-stack", "1KiB"},
                                                {"extra"},
                                                {"--send-timeout", "-3s"}}) {
