@@ -1,5 +1,6 @@
 // Feeds arbitrary bytes, cut into arbitrary reads, through LineFramer and checks what it promises:
-// bounded payloads, every byte accounted for, and the same lines however the stream is cut.
+// bounded payloads and memory, every byte accounted for, and the same lines however the stream is
+// cut.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -27,6 +28,8 @@ std::vector<Line> frame(std::string_view stream, std::size_t max_line, std::size
       if (out.payload.size() > max_line) std::abort();
       lines.push_back({std::string(out.payload), out.dropped_bytes});
     }
+    // Never more than max_line plus the inline capacity of its strings, whatever it is fed.
+    if (framer.memory_held() > max_line + 64) std::abort();
   }
   if (framer.finish(out)) lines.push_back({std::string(out.payload), out.dropped_bytes});
   if (!framer.empty()) std::abort();

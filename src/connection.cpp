@@ -1,12 +1,17 @@
 #include "connection.hpp"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <memory>
 #include <span>
+#include <thread>
 
 #include "connection_registry.hpp"
 #include "server_log.hpp"
@@ -20,6 +25,69 @@ namespace {
 constexpr std::size_t kReceiveBufferSize = 16 * 1024;
 // The first reads go here; see serve_messages().
 constexpr std::size_t kSmallReceiveBufferSize = 1024;
+// Acks waiting to be sent go out once they reach this, so that a burst of short lines is answered
+// in pieces rather than in one send() of every ack of a read (16384 empty lines: 48 KiB).
+constexpr std::size_t kReplyFlushSize = 16 * 1024;
+// Reply storage beyond this (plus one ack) is given back when the connection goes idle.
+constexpr std::size_t kKeptReplyCapacity = 1024;
+// A connection that holds burst memory (the 16 KiB buffer, large reply storage) and receives
+// nothing for this long is idle: it gives that memory back. Long enough that a client sending
+// messages over 1 KiB back to back does not allocate and free per message.
+constexpr std::chrono::milliseconds kIdleAfter{100};
+// How often a thread that is finishing a line after the drain's SHUT_RD looks for the rest of it.
+constexpr std::chrono::milliseconds kDrainPollInterval{10};
+
+// The 16 KiB receive buffer, a block of its own (allocate_block): only the pages recv() fills
+// become resident, and all of them go back to the kernel when it is freed.
+struct FreeReceiveBuffer {
+  void operator()(char* buffer) const noexcept { free_block(buffer, kReceiveBufferSize); }
+};
+using ReceiveBuffer = std::unique_ptr<char[], FreeReceiveBuffer>;
+
+// Makes room for needed bytes of replies, in two sizes only: kKeptReplyCapacity (plus an ack),
+// for the acks of one read of pipelined short lines, kept; or a burst's kReplyFlushSize (plus an
+// ack), given back once the connection is idle. Going straight to either, rather than doubling
+// through every size on the way, leaves no trail of small freed blocks in malloc's caches to pin
+// heap pages after a burst. (needed <= kReplyFlushSize + ack_size: replies are sent at that.)
+void make_room(LargeBlockString& replies, std::size_t needed, std::size_t ack_size) {
+  if (needed <= replies.capacity()) return;
+  const std::size_t kept = kKeptReplyCapacity + ack_size;
+  LargeBlockString grown;
+  grown.reserve(needed <= kept ? kept : kReplyFlushSize + ack_size);
+  grown.append(replies);
+  replies.swap(grown);
+}
+
+// receive_some() without waiting: what is queued now, or EAGAIN. After shutdown(SHUT_RD) bytes
+// that arrive are still queued and readable; then 0 means only that none is queued now.
+ReceiveResult receive_queued(int fd, std::span<char> buffer) {
+  const ssize_t n =
+      retry_on_eintr([&] { return ::recv(fd, buffer.data(), buffer.size(), MSG_DONTWAIT); });
+  if (n < 0) return {0, errno_code(errno)};
+  return {static_cast<std::size_t>(n), {}};
+}
+
+// True when fd becomes readable (or closed, or in error) within timeout.
+bool wait_readable(int fd, std::chrono::milliseconds timeout) {
+  pollfd readable{fd, POLLIN, 0};
+  return retry_on_eintr([&] { return ::poll(&readable, 1, static_cast<int>(timeout.count())); }) !=
+         0;
+}
+
+// Nothing queued: EAGAIN, or end of stream (ours after SHUT_RD, or the peer's).
+bool nothing_queued(const ReceiveResult& received) {
+  return received.bytes == 0 && (!received.error || is_timeout(received.error));
+}
+
+// True once the peer has sent its FIN (TCP state CLOSE_WAIT): no more bytes will come. Our own
+// SHUT_RD sends nothing and leaves the state ESTABLISHED, so this tells the two ends of stream
+// apart where recv() cannot. False when it cannot tell (not TCP).
+bool peer_finished_sending(int fd) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0) return false;
+  return info.tcpi_state == TCP_CLOSE_WAIT;
+}
 
 }  // namespace
 
@@ -113,46 +181,89 @@ Connection::Outcome Connection::serve_messages() {
   // Most clients send short messages: they are read into a small buffer on the stack, which
   // lives in stack pages the thread has touched anyway, so an idle client costs no buffer
   // memory at all (bench/idle_and_drain.py measured 4-5 KiB per connection for a heap buffer).
-  // A client whose read fills it gets the full-size buffer, left uninitialized so that only
-  // the pages recv() fills become resident.
+  // A client whose read fills it gets the full-size buffer until it goes idle again.
   std::array<char, kSmallReceiveBufferSize> small_buffer;
-  std::unique_ptr<char[]> large_buffer;
-  std::span<char> buffer(small_buffer);
+  ReceiveBuffer large_buffer;
   Outcome outcome;
-  if (!first_bytes_.empty() && !process(first_bytes_, line_framing, outcome)) return outcome;
+  if (!first_bytes_.empty()) {
+    const bool answered = process(first_bytes_, line_framing, outcome);
+    std::string().swap(first_bytes_);  // framed: the framer copied what it still needs
+    if (!answered) return outcome;
+  }
+  const std::size_t kept_reply_capacity = kKeptReplyCapacity + context_.ack.size();
+  bool drain_read_done = false;
   for (;;) {
+    std::span<char> buffer = large_buffer ? std::span<char>(large_buffer.get(), kReceiveBufferSize)
+                                          : std::span<char>(small_buffer);
     // Publish idleness before reading draining_; request_drain() does the reverse. With both
     // sequentially consistent, at least one side sees the other, so an idle connection is
     // either closed here or shut down by the drain, never left waiting.
     const bool idle = framer_.empty();
     idle_.store(idle);
-    if (idle && draining_.load()) return {CloseReason::kShutdown, {}};
-
-    const ReceiveResult received = receive_some(fd_.get(), buffer);
+    ReceiveResult received;
+    if (draining_.load()) {
+      if (idle) {
+        // At a message boundary. Bytes already queued are a message the client began before it
+        // heard of the drain: read them (once, without waiting), then close.
+        if (drain_read_done) return {CloseReason::kShutdown, {}};
+        drain_read_done = true;
+        received = receive_queued(fd_.get(), buffer);
+        if (nothing_queued(received)) return {CloseReason::kShutdown, {}};
+      } else if (drain_shut_down_.load()) {
+        // In mid-line, yet the drain shut the read side as if idle: it saw this thread idle just
+        // before recv() returned the start of this line (the window between recv() and
+        // idle_.store(false) below). The line may still be finished: bytes that arrive after
+        // SHUT_RD are queued and readable. But recv() now returns 0 at once instead of waiting
+        // and poll() always reports the socket readable, so nothing can block until they come:
+        // look every kDrainPollInterval, until the line ends, the peer closes, or the deadline's
+        // shut_down() drops it. Only a connection that lost that race ever waits here.
+        received = receive_queued(fd_.get(), buffer);
+        if (nothing_queued(received)) {
+          if (forced_shut_down_.load()) return shut_down_outcome();
+          if (peer_finished_sending(fd_.get())) break;
+          std::this_thread::sleep_for(kDrainPollInterval);
+          continue;
+        }
+      } else {
+        received = receive_some(fd_.get(), buffer);  // the deadline's shut_down() wakes it
+      }
+    } else if (idle && (large_buffer || replies_.capacity() > kept_reply_capacity)) {
+      // At a message boundary, holding what a burst needed. If nothing comes for kIdleAfter, the
+      // connection has gone idle: give that memory back before waiting on, so that it costs what
+      // any idle connection costs. (The wait delays --idle-timeout by as much. Only clients whose
+      // reads filled 1 KiB pay this poll().) The drain's and the deadline's shutdowns wake it.
+      if (!wait_readable(fd_.get(), kIdleAfter)) {
+        large_buffer.reset();
+        if (replies_.capacity() > kept_reply_capacity) LargeBlockString().swap(replies_);
+        buffer = small_buffer;
+      }
+      received = receive_some(fd_.get(), buffer);
+    } else {
+      received = receive_some(fd_.get(), buffer);
+    }
     idle_.store(false);
     if (received.error) return receive_error(received.error);
-    if (received.bytes == 0) break;
+    if (received.bytes == 0) {
+      if (forced_shut_down_.load()) return shut_down_outcome();
+      // The drain's SHUT_RD (perhaps after the peer's FIN): the draining branch above decides.
+      if (drain_shut_down_.load()) continue;
+      break;
+    }
 
     if (received.bytes == buffer.size() && !large_buffer) {
-      large_buffer = std::make_unique_for_overwrite<char[]>(kReceiveBufferSize);
+      large_buffer = ReceiveBuffer(static_cast<char*>(allocate_block(kReceiveBufferSize)));
     }
     if (!process(std::string_view(buffer.data(), received.bytes), line_framing, outcome)) {
       return outcome;
     }
-    if (large_buffer) buffer = std::span<char>(large_buffer.get(), kReceiveBufferSize);
   }
 
-  // End of stream.
-  if (shut_down_by_server_.load()) {
-    if (framer_.empty()) return {CloseReason::kShutdown, {}};
-    return {CloseReason::kShutdown, "an unfinished line was dropped"};
-  }
-  // A peer that half-closes after an unterminated last line (printf 'hi' | nc -N) still gets
-  // that line logged and answered.
+  // End of stream from the peer. A peer that half-closes after an unterminated last line
+  // (printf 'hi' | nc -N) still gets that line logged and answered.
   Frame last;
-  if (line_framing && framer_.finish(last)) {
-    handle_message(last.payload, last.dropped_bytes);
-    if (config.mode == ReplyMode::kAck) (void)flush_replies(outcome);
+  if (line_framing && framer_.finish(last) &&
+      handle_message(last.payload, last.dropped_bytes, outcome) && config.mode == ReplyMode::kAck) {
+    (void)flush_replies(outcome);
   }
   return {CloseReason::kPeerClosed, {}};
 }
@@ -164,22 +275,28 @@ bool Connection::process(std::string_view bytes, bool line_framing, Outcome& out
     framer_.append(bytes);
     Frame frame;
     while (framer_.next(frame) == FrameStatus::kFrame) {
-      handle_message(frame.payload, frame.dropped_bytes);
+      if (!handle_message(frame.payload, frame.dropped_bytes, outcome)) return false;
     }
-  } else {
-    handle_message(bytes, 0);
+  } else if (!handle_message(bytes, 0, outcome)) {
+    return false;
   }
   return context_.config.mode == ReplyMode::kEcho ? echo(bytes, outcome) : flush_replies(outcome);
 }
 
-void Connection::handle_message(std::string_view payload, std::size_t dropped_bytes) {
+bool Connection::handle_message(std::string_view payload, std::size_t dropped_bytes,
+                                Outcome& outcome) {
   ++messages_;
   context_.stats.on_message();
   if (context_.config.log_payloads) {
     formatter_.format(display_, payload, dropped_bytes);
     context_.log.message(id_, client_text_, display_);
   }
-  if (context_.config.mode == ReplyMode::kAck) replies_ += context_.ack;
+  if (context_.config.mode != ReplyMode::kAck) return true;
+  // One ack at a time ("ok\n" fits the string itself: no allocation), sent once 16 KiB wait.
+  const std::string& ack = context_.ack;
+  make_room(replies_, replies_.size() + ack.size(), ack.size());
+  replies_ += ack;
+  return replies_.size() < kReplyFlushSize || flush_replies(outcome);
 }
 
 bool Connection::flush_replies(Outcome& outcome) {
@@ -204,8 +321,13 @@ bool Connection::echo(std::string_view bytes, Outcome& outcome) {
   return true;
 }
 
+Connection::Outcome Connection::shut_down_outcome() const {
+  if (framer_.empty()) return {CloseReason::kShutdown, {}};
+  return {CloseReason::kShutdown, "an unfinished line was dropped"};
+}
+
 Connection::Outcome Connection::receive_error(std::error_code error) const {
-  if (shut_down_by_server_.load()) return {CloseReason::kShutdown, {}};
+  if (forced_shut_down_.load() || drain_shut_down_.load()) return {CloseReason::kShutdown, {}};
   if (is_timeout(error)) {
     return {CloseReason::kIdleTimeout,
             fmt::format("nothing received for {}", format_duration(context_.config.idle_timeout))};
@@ -215,7 +337,9 @@ Connection::Outcome Connection::receive_error(std::error_code error) const {
 }
 
 Connection::Outcome Connection::send_error(std::error_code error) const {
-  if (shut_down_by_server_.load()) return {CloseReason::kShutdown, "reply not delivered"};
+  if (forced_shut_down_.load() || drain_shut_down_.load()) {
+    return {CloseReason::kShutdown, "reply not delivered"};
+  }
   if (is_timeout(error)) {
     return {CloseReason::kSendTimeout,
             fmt::format("peer read nothing for {}", format_duration(context_.config.send_timeout))};
@@ -246,11 +370,15 @@ void Connection::finish(const Outcome& outcome) {
 
 void Connection::request_drain() noexcept {
   draining_.store(true);
-  if (idle_.load()) shut_down(SHUT_RD);
+  if (!idle_.load()) return;
+  // Idle: wake the thread out of recv() (SHUT_RD, so that a reply still being written is not
+  // cut). This may race with a line just arriving; serve_messages() lets that line finish.
+  drain_shut_down_.store(true);
+  ::shutdown(fd_.get(), SHUT_RD);
 }
 
 void Connection::shut_down(int how) noexcept {
-  shut_down_by_server_.store(true);
+  forced_shut_down_.store(true);
   ::shutdown(fd_.get(), how);
 }
 

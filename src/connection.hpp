@@ -43,9 +43,11 @@ class Connection {
   // throws. Removes itself from the registry before closing the socket.
   void serve() noexcept;
 
-  // Drain: finish the message in progress, then close; an idle connection is closed now.
+  // Drain: finish the message in progress, then close; an idle connection is closed now (its
+  // read side shut down, which wakes its thread out of recv()).
   void request_drain() noexcept;
-  // Wakes the thread out of recv() (SHUT_RD) or send() too (SHUT_RDWR).
+  // The drain's deadline: wakes the thread out of recv() (SHUT_RD) or send() too (SHUT_RDWR);
+  // an unfinished line is dropped.
   void shut_down(int how) noexcept;
   // For the accept loop, instead of serve(): a client that will not be served (no thread could
   // be had for it) gets --reject-message, is counted and logged, and closed.
@@ -62,11 +64,15 @@ class Connection {
   // first_bytes_ holds what followed it. On failure returns the reason to refuse.
   std::optional<std::string> read_proxy_header();
   Outcome serve_messages();
-  // Frames, logs and answers received bytes; false when sending failed (outcome says why).
+  // Frames, logs and answers received bytes; false when sending failed (outcome says why), and
+  // then the connection ends: the framer may still point into bytes.
   bool process(std::string_view bytes, bool line_framing, Outcome& outcome);
-  // Logs and answers one message; false when sending failed (outcome says why).
-  void handle_message(std::string_view payload, std::size_t dropped_bytes);
+  // Logs one message and queues its answer, sending the queue once it is large; false when
+  // sending failed (outcome says why).
+  bool handle_message(std::string_view payload, std::size_t dropped_bytes, Outcome& outcome);
   bool flush_replies(Outcome& outcome);
+  // After the drain's deadline shut the socket down.
+  Outcome shut_down_outcome() const;
   bool echo(std::string_view bytes, Outcome& outcome);
   Outcome receive_error(std::error_code error) const;
   Outcome send_error(std::error_code error) const;
@@ -84,15 +90,18 @@ class Connection {
 
   LineFramer framer_;
   PayloadFormatter formatter_;
-  std::string display_;  // reused: the payload as the log shows it
-  std::string replies_;  // reused: acks waiting to be sent in one send()
+  std::string display_;       // reused: the payload as the log shows it
+  LargeBlockString replies_;  // reused: acks waiting to be sent, at most about 16 KiB
   std::uint64_t messages_ = 0;
   std::uint64_t bytes_in_ = 0;
 
   // Shared with the registry's drain (sequentially consistent: see request_drain()).
   std::atomic<bool> idle_{false};
   std::atomic<bool> draining_{false};
-  std::atomic<bool> shut_down_by_server_{false};
+  // Set before the shutdown(2) it names: the drain's, of an idle connection (SHUT_RD, which a line
+  // that raced it may outlive: see serve_messages()), or the deadline's (shut_down()).
+  std::atomic<bool> drain_shut_down_{false};
+  std::atomic<bool> forced_shut_down_{false};
 };
 
 }  // namespace tcp_server

@@ -117,5 +117,47 @@ TEST(LineFramer, EveryByteSplitGivesTheSameLines) {
   }
 }
 
+// Cuts stream into reads of at most size bytes, as a server's recv() would.
+std::vector<std::string> reads_of(const std::string& stream, std::size_t size) {
+  std::vector<std::string> reads;
+  for (std::size_t pos = 0; pos < stream.size(); pos += size)
+    reads.push_back(stream.substr(pos, size));
+  return reads;
+}
+
+constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr std::size_t kReadSize = 16 * 1024;  // the server's receive buffer
+
+TEST(LineFramer, HoldsAtMostMaxLineWhileALongLineIsUnfinished) {
+  for (const std::size_t length : {std::size_t{60'000}, std::size_t{200'000}}) {
+    LineFramer framer(kMaxLine);
+    EXPECT_EQ(frame_all(framer, reads_of(std::string(length, 'x'), kReadSize), false),
+              std::vector<Line>{});
+    EXPECT_FALSE(framer.empty());
+    // "A few bytes": the inline capacity of the framer's strings.
+    EXPECT_LE(framer.memory_held(), kMaxLine + 64) << "unfinished line of " << length << " bytes";
+  }
+}
+
+TEST(LineFramer, HoldsLittleOnceABurstOfLongLinesIsDelivered) {
+  LineFramer framer(kMaxLine);
+  const std::string stream = std::string(70'000, 'a') + "\n" + std::string(70'000, 'b') + "\n" +
+                             std::string(16 * 1024, '\n');
+  const auto lines = frame_all(framer, reads_of(stream, kReadSize), false);
+  ASSERT_EQ(lines.size(), 2u + 16 * 1024);
+  EXPECT_EQ(lines[0], (Line{std::string(kMaxLine, 'a'), 70'000 - kMaxLine}));
+  EXPECT_EQ(lines[1], (Line{std::string(kMaxLine, 'b'), 70'000 - kMaxLine}));
+  EXPECT_TRUE(framer.empty());
+  EXPECT_LE(framer.memory_held(), 1024u);
+}
+
+TEST(LineFramer, ShortLinesSplitOverReadsKeepTheirSmallStorage) {
+  LineFramer framer(kMaxLine);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(frame_all(framer, {"hel", "lo\n"}, false), (std::vector<Line>{{"hello", 0}}));
+  }
+  EXPECT_LE(framer.memory_held(), 1024u);
+}
+
 }  // namespace
 }  // namespace tcp_server
