@@ -8,7 +8,7 @@
 #include <ostream>
 #include <string>
 
-#include "cli_validators.hpp"
+#include "cli_common/options.hpp"
 #include "tcp_server/access_rules.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/reply_text.hpp"
@@ -72,7 +72,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->default_str("line");
   app.add_option("--max-line", config.max_line,
                  "Longest line kept (longer lines are answered once and logged truncated)")
-      ->transform(CLI::AsSizeValue(false))
+      ->transform(cli::size_value())
       ->default_str("64KiB");
 
   const std::map<std::string, spdlog::level::level_enum> levels{
@@ -210,7 +210,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.add_flag("--nodelay,!--no-nodelay", config.no_delay,
                "TCP_NODELAY on client sockets, so small replies go out at once (default: on)");
   app.add_option("--thread-stack", config.thread_stack, "Stack size of each client thread")
-      ->transform(CLI::AsSizeValue(false))
+      ->transform(cli::size_value())
       ->default_str("256KiB");
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {

@@ -1,7 +1,6 @@
 #include "process_setup.hpp"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -18,13 +17,6 @@ bool occupy_closed_standard_fds() {
     if (::open("/dev/null", O_RDWR) != fd) std::_Exit(1);
   }
   return stdout_closed;
-}
-
-void raise_open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
-  limit.rlim_cur = limit.rlim_max;
-  ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 }  // namespace tcp_server

@@ -6,7 +6,7 @@
 #include <ostream>
 #include <string>
 
-#include "cli_validators.hpp"
+#include "cli_common/options.hpp"
 #include "message_template.hpp"
 
 namespace tcp_server::client {

@@ -1,24 +1,15 @@
 // tcp_client: parse argv, run one command.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <iostream>
 #include <system_error>
 
 #include "bench.hpp"
+#include "cli_common/open_file_limit.hpp"
 #include "client_cli.hpp"
 #include "commands.hpp"
 
 namespace {
-
-// Hold mode opens thousands of sockets; the default soft limit (1024) would refuse them.
-void raise_open_file_limit() {
-  rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
-    limit.rlim_cur = limit.rlim_max;
-    ::setrlimit(RLIMIT_NOFILE, &limit);
-  }
-}
 
 int run_bench_command(const tcp_server::client::BenchOptions& options) {
   using namespace tcp_server::client;
@@ -45,7 +36,8 @@ int main(int argc, char** argv) {
   using namespace tcp_server::client;
   const ClientCommandLine command_line =
       parse_client_command_line(argc, argv, std::cout, std::cerr);
-  raise_open_file_limit();
+  // Hold mode opens thousands of sockets; the default soft limit (1024) would refuse them.
+  tcp_server::raise_open_file_limit();
   switch (command_line.command) {
     case Command::kNone:
       return command_line.exit_code;

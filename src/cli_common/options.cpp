@@ -1,21 +1,13 @@
-#pragma once
+#include "cli_common/options.hpp"
 
-// CLI11 pieces shared by tcp_server's and tcp_client's command lines.
-
-#include <CLI/CLI.hpp>
-
-#include <chrono>
 #include <stdexcept>
-#include <string>
 
 #include "tcp_server/duration.hpp"
 #include "tcp_server/reply_text.hpp"
-#include "tcp_server/text_encoding.hpp"
 
 namespace tcp_server::cli {
 
-// Turns "30s"/"250ms"/"2m" into a millisecond count, or says what is wrong.
-inline CLI::Validator duration_validator() {
+CLI::Validator duration_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
         const auto parsed = parse_duration(text);
@@ -26,9 +18,8 @@ inline CLI::Validator duration_validator() {
       "DURATION");
 }
 
-inline CLI::Option* add_duration(CLI::App& app, const std::string& name,
-                                 std::chrono::milliseconds& target,
-                                 const std::string& description) {
+CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                          const std::string& description) {
   return app
       .add_option_function<std::string>(
           name,
@@ -38,8 +29,11 @@ inline CLI::Option* add_duration(CLI::App& app, const std::string& name,
       ->default_str(target.count() == 0 ? "0 (off)" : std::to_string(target.count()) + "ms");
 }
 
-// Decodes \n \r \t \0 \\ \xHH in place, or says which escape is bad.
-inline CLI::Validator escaped_text() {
+CLI::Validator size_value() {
+  return CLI::AsSizeValue(false);
+}
+
+CLI::Validator escaped_text() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
         try {
@@ -52,9 +46,7 @@ inline CLI::Validator escaped_text() {
       "TEXT");
 }
 
-// --encoding NAME: any encoding iconv knows (TextEncoding::named), or one line saying why not.
-inline CLI::Option* add_encoding(CLI::App& app, TextEncoding& target,
-                                 const std::string& description) {
+CLI::Option* add_encoding(CLI::App& app, TextEncoding& target, const std::string& description) {
   return app
       .add_option_function<std::string>(
           "--encoding", [&target](const std::string& name) { target = TextEncoding::named(name); },
