@@ -124,9 +124,13 @@ void Connection::serve() noexcept {
     context_.log.connected(id_, client_text_);
     outcome = serve_messages();
   } catch (const std::exception& error) {
-    outcome = {CloseReason::kError, error.what()};
+    outcome.reason = CloseReason::kError;
+    try {
+      outcome.note = error.what();
+    } catch (...) {  // no memory even for the note: the reason says enough
+    }
   } catch (...) {
-    outcome = {CloseReason::kError, "unknown exception"};
+    outcome.reason = CloseReason::kError;
   }
   finish(outcome);
 }
@@ -348,22 +352,31 @@ Connection::Outcome Connection::send_error(std::error_code error) const {
   return {CloseReason::kError, "send: " + error.message()};
 }
 
-void Connection::reject(RejectReason reason, std::string_view detail) {
+void Connection::reject(RejectReason reason, std::string_view detail) noexcept {
   const std::string& message = context_.config.reject_message;
   if (!message.empty())
     (void)::send(fd_.get(), message.data(), message.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   // Counted and logged before the close, so a client that sees the close sees itself counted.
   context_.stats.on_rejected(reason);
-  context_.log.rejected(client_text_, reason, detail);
+  try {
+    context_.log.rejected(client_text_, reason, detail);
+  } catch (...) {
+    // Out of memory for the line: the client is refused all the same (and counted).
+  }
   context_.registry.remove(this);
   fd_.reset();
 }
 
-void Connection::finish(const Outcome& outcome) {
+void Connection::finish(const Outcome& outcome) noexcept {
   // Counted and logged before the close, so a client that sees the close sees it in the log.
   context_.stats.on_closed(outcome.reason);
-  context_.log.disconnected(id_, client_text_, std::chrono::steady_clock::now() - started_,
-                            messages_, bytes_in_, outcome.reason, outcome.note);
+  try {
+    context_.log.disconnected(id_, client_text_, std::chrono::steady_clock::now() - started_,
+                              messages_, bytes_in_, outcome.reason, outcome.note);
+  } catch (...) {
+    // Out of memory for the line: the connection must still leave the registry, or the drain
+    // would wait for it for ever.
+  }
   context_.registry.remove(this);
   fd_.reset();
 }

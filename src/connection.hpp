@@ -51,7 +51,7 @@ class Connection {
   void shut_down(int how) noexcept;
   // For the accept loop, instead of serve(): a client that will not be served (no thread could
   // be had for it) gets --reject-message, is counted and logged, and closed.
-  void refuse(RejectReason reason, std::string_view detail) { reject(reason, detail); }
+  void refuse(RejectReason reason, std::string_view detail) noexcept { reject(reason, detail); }
 
  private:
   struct Outcome {
@@ -76,8 +76,8 @@ class Connection {
   bool echo(std::string_view bytes, Outcome& outcome);
   Outcome receive_error(std::error_code error) const;
   Outcome send_error(std::error_code error) const;
-  void reject(RejectReason reason, std::string_view detail);
-  void finish(const Outcome& outcome);
+  void reject(RejectReason reason, std::string_view detail) noexcept;
+  void finish(const Outcome& outcome) noexcept;
 
   std::string first_bytes_;  // received after a PROXY header: the start of the first message
   std::uint64_t id_;
