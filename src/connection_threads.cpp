@@ -109,4 +109,9 @@ std::size_t ConnectionThreads::thread_count() const {
   return live_.size();
 }
 
+std::size_t ConnectionThreads::parked_count() const {
+  std::lock_guard lock(mutex_);
+  return parked_.size();
+}
+
 }  // namespace tcp_server

@@ -40,6 +40,8 @@ class ConnectionThreads {
   void join_all();
 
   [[nodiscard]] std::size_t thread_count() const;
+  // Threads waiting for a job (a subset of thread_count()).
+  [[nodiscard]] std::size_t parked_count() const;
 
  private:
   struct Worker {
