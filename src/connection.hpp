@@ -7,51 +7,56 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
+#include "admission.hpp"
+#include "registration.hpp"
+#include "tcp_server/byte_stream.hpp"
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/framing.hpp"
 #include "tcp_server/log_format.hpp"
+#include "tcp_server/responder.hpp"
 #include "tcp_server/stats.hpp"
-#include "tcp_server/unique_fd.hpp"
 
 namespace tcp_server {
 
-class ConnectionRegistry;
 class ServerLog;
 
-// What every connection of one server shares; outlives all of them.
-struct ConnectionContext {
-  const ServerConfig& config;
-  std::string ack;  // bytes sent per message in ack mode (reply text, plus '\n' for lines)
+// What a connection uses that every connection of one server shares; outlives all of them.
+struct ConnectionServices {
+  const ServerConfig& config;  // framing, limits, timeouts, payload logging, PROXY protocol
+  const Responder& responder;
+  const Admission& admission;
   ServerLog& log;
   ServerStats& stats;
-  ConnectionRegistry& registry;
 };
 
 // One client, served by one thread from accept to close. serve() is that thread's whole job;
 // request_drain() and shut_down() are called by the registry, under its lock, from other threads.
-class Connection {
+class Connection final : public Drainable {
  public:
   // id numbers the connection in the log ("conn" in JSON).
-  Connection(UniqueFd fd, Endpoint peer, std::uint64_t id, ConnectionContext& context);
+  Connection(std::unique_ptr<ByteStream> stream, Endpoint peer, std::uint64_t id,
+             const ConnectionServices& services);
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
+  // Its place in the registry: held until the connection closes, left just before.
+  void enroll(Registration registration) noexcept { registration_ = std::move(registration); }
+
   // Reads, logs and answers until the peer closes, a deadline passes or the server stops. Never
-  // throws. Removes itself from the registry before closing the socket.
+  // throws. Leaves the registry before closing the stream.
   void serve() noexcept;
 
   // Drain: finish the message in progress, then close; an idle connection is closed now (its
   // read side shut down, which wakes its thread out of recv()).
-  void request_drain() noexcept;
+  void request_drain() noexcept override;
   // The drain's deadline: wakes the thread out of recv() (SHUT_RD) or send() too (SHUT_RDWR);
   // an unfinished line is dropped.
-  void shut_down(int how) noexcept;
+  void shut_down(int how) noexcept override;
   // For the accept loop, instead of serve(): a client that will not be served (no thread could
-  // be had for it) gets --reject-message, is counted and logged, and closed.
-  void refuse(RejectReason reason, std::string_view detail) noexcept { reject(reason, detail); }
+  // be had for it) is refused (Admission::refuse).
+  void refuse(RejectReason reason, std::string_view detail) noexcept;
 
  private:
   struct Outcome {
@@ -59,33 +64,33 @@ class Connection {
     std::string note;
   };
 
-  void configure_socket();
-  // Reads the PROXY protocol header; on success client_ is the client it names and
-  // first_bytes_ holds what followed it. On failure returns the reason to refuse.
-  std::optional<std::string> read_proxy_header();
+  // The PROXY header, access rules and --max-per-ip; a refusal when the client is turned away.
+  std::optional<Refusal> admit();
   Outcome serve_messages();
-  // Frames, logs and answers received bytes; false when sending failed (outcome says why), and
-  // then the connection ends: the framer may still point into bytes.
+  // Frames, logs and answers received bytes; false when the connection ends (outcome says why):
+  // the framer may still point into bytes.
   bool process(std::string_view bytes, bool line_framing, Outcome& outcome);
-  // Logs one message and queues its answer, sending the queue once it is large; false when
-  // sending failed (outcome says why).
+  // Logs one message and queues its answer, sending the queue once it is large; false when the
+  // connection ends (outcome says why).
   bool handle_message(std::string_view payload, std::size_t dropped_bytes, Outcome& outcome);
+  // Carries out the responder's answer: queued (kReply), or delivered at once (send_now).
+  bool act(const Response& response, bool send_now, Outcome& outcome);
   bool flush_replies(Outcome& outcome);
+  bool deliver(std::string_view bytes, Outcome& outcome);
   // After the drain's deadline shut the socket down.
   Outcome shut_down_outcome() const;
-  bool echo(std::string_view bytes, Outcome& outcome);
   Outcome receive_error(std::error_code error) const;
-  Outcome send_error(std::error_code error) const;
-  void reject(RejectReason reason, std::string_view detail) noexcept;
+  Outcome delivery_error(std::error_code error) const;
   void finish(const Outcome& outcome) noexcept;
 
   std::string first_bytes_;  // received after a PROXY header: the start of the first message
   std::uint64_t id_;
-  UniqueFd fd_;
+  const std::unique_ptr<ByteStream> stream_;
+  Registration registration_;
   const Endpoint peer_;
   Endpoint client_;          // the real client: peer_, or what a PROXY header says
   std::string client_text_;  // client_.to_string(), computed once for every log line
-  ConnectionContext& context_;
+  const ConnectionServices& services_;
   const std::chrono::steady_clock::time_point started_;
 
   LineFramer framer_;

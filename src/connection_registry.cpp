@@ -1,8 +1,6 @@
 #include "connection_registry.hpp"
 
-#include <sys/socket.h>
-
-#include "connection.hpp"
+#include <utility>
 
 namespace tcp_server {
 
@@ -12,15 +10,38 @@ std::string client_group_key(const Endpoint& client) {
   return "4/" + std::string(bytes);
 }
 
+Registration::Registration(Registration&& other) noexcept
+    : registry_(std::exchange(other.registry_, nullptr)),
+      member_(std::exchange(other.member_, nullptr)) {}
+
+Registration& Registration::operator=(Registration&& other) noexcept {
+  if (this != &other) {
+    reset();
+    registry_ = std::exchange(other.registry_, nullptr);
+    member_ = std::exchange(other.member_, nullptr);
+  }
+  return *this;
+}
+
+bool Registration::admit(const Endpoint& client) {
+  return registry_ == nullptr || registry_->admit(member_, client);
+}
+
+void Registration::reset() noexcept {
+  if (registry_ == nullptr) return;
+  std::exchange(registry_, nullptr)->remove(std::exchange(member_, nullptr));
+}
+
 ConnectionRegistry::ConnectionRegistry(std::size_t max_per_ip, std::function<void()> on_removed)
     : max_per_ip_(max_per_ip), on_removed_(std::move(on_removed)) {}
 
-void ConnectionRegistry::add(Connection* connection) {
+Registration ConnectionRegistry::add(Drainable& connection) {
   std::lock_guard lock(mutex_);
-  live_.insert(connection);
+  live_.insert(&connection);
+  return Registration(this, &connection);
 }
 
-bool ConnectionRegistry::admit(Connection* connection, const Endpoint& client) {
+bool ConnectionRegistry::admit(Drainable* connection, const Endpoint& client) {
   if (max_per_ip_ == 0) return true;
   std::string key = client_group_key(client);
   std::lock_guard lock(mutex_);
@@ -31,7 +52,7 @@ bool ConnectionRegistry::admit(Connection* connection, const Endpoint& client) {
   return true;
 }
 
-void ConnectionRegistry::remove(Connection* connection) {
+void ConnectionRegistry::remove(Drainable* connection) noexcept {
   {
     std::lock_guard lock(mutex_);
     live_.erase(connection);
@@ -53,12 +74,12 @@ std::size_t ConnectionRegistry::size() const {
 
 void ConnectionRegistry::begin_drain() {
   std::lock_guard lock(mutex_);
-  for (Connection* connection : live_) connection->request_drain();
+  for (Drainable* connection : live_) connection->request_drain();
 }
 
 void ConnectionRegistry::shut_down_all(int how) {
   std::lock_guard lock(mutex_);
-  for (Connection* connection : live_) connection->shut_down(how);
+  for (Drainable* connection : live_) connection->shut_down(how);
 }
 
 bool ConnectionRegistry::wait_until_empty(std::chrono::steady_clock::time_point deadline) {

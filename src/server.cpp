@@ -8,10 +8,12 @@
 #include <optional>
 #include <stdexcept>
 
+#include "admission.hpp"
 #include "connection.hpp"
 #include "connection_registry.hpp"
 #include "connection_threads.hpp"
 #include "server_log.hpp"
+#include "socket_stream.hpp"
 #include "tcp_server/connection_limit.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/socket.hpp"
@@ -39,22 +41,17 @@ ServerConfig validated(ServerConfig config) {
   throw std::invalid_argument(message);
 }
 
-// In line framing every answer is a line, so netcat shows one per message; a reply that already
-// ends its line (e.g. "+PONG\r\n") is sent as given rather than with a second newline.
-std::string ack_bytes(const ServerConfig& config) {
-  if (config.framing == Framing::kLine && !config.reply.ends_with('\n')) return config.reply + '\n';
-  return config.reply;
-}
-
 }  // namespace
 
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
         log(std::move(logger), config.log_format),
+        responder(config),
+        admission(config, stats, log),
+        services{config, responder, admission, log, stats},
         registry(config.max_per_ip, [this] { on_connection_removed(); }),
-        threads(config.thread_stack, kMaxParkedThreads, kParkTime),
-        context{config, ack_bytes(config), log, stats, registry} {}
+        threads(config.thread_stack, kMaxParkedThreads, kParkTime) {}
 
   void accept_loop();
   void accept_ready();
@@ -63,6 +60,7 @@ struct Server::Impl {
   // retry: it is the one that was held.
   void start_or_hold(std::shared_ptr<Connection> connection, bool retry = false);
   void back_off();
+  // A client refused before it became a Connection.
   void refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason, std::string_view detail);
   void drain();
   void on_connection_removed() {
@@ -73,9 +71,11 @@ struct Server::Impl {
   ServerLog log;
   ServerStats stats;
   Waker waker;
+  const Responder responder;
+  const Admission admission;
+  const ConnectionServices services;
   ConnectionRegistry registry;
   ConnectionThreads threads;
-  ConnectionContext context;
   std::optional<Listener> listener;
   std::size_t max_connections = 0;
   std::atomic<bool> stop_requested{false};
@@ -220,19 +220,24 @@ void Server::Impl::accept_ready() {
 }
 
 void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
-  if (registry.size() >= max_connections) {
-    refuse(std::move(fd), peer, RejectReason::kConnectionLimit,
-           fmt::format("{} connections open", max_connections));
+  if (auto refusal = Admission::over_limit(registry.size(), max_connections)) {
+    refuse(std::move(fd), peer, refusal->reason, refusal->detail);
     return;
   }
+  // Built a step at a time, so that when memory runs out the client is still refused (with
+  // --reject-message if any) by whichever piece holds its socket by then.
+  std::unique_ptr<ByteStream> stream;
   std::shared_ptr<Connection> connection;
   try {
-    connection = std::make_shared<Connection>(std::move(fd), peer, ++connections_started, context);
-    registry.add(connection.get());
+    stream = std::make_unique<SocketStream>(std::move(fd));
+    connection =
+        std::make_shared<Connection>(std::move(stream), peer, ++connections_started, services);
+    connection->enroll(registry.add(*connection));
   } catch (const std::bad_alloc&) {
-    // Refused like a client no thread could be had for, with --reject-message if any.
     if (connection) {
       connection->refuse(RejectReason::kNoThread, "out of memory");
+    } else if (stream) {
+      admission.refuse(*stream, {}, peer.to_string(), RejectReason::kNoThread, "out of memory");
     } else {
       refuse(std::move(fd), peer, RejectReason::kNoThread, "out of memory");
     }
@@ -270,15 +275,8 @@ void Server::Impl::start_or_hold(std::shared_ptr<Connection> connection, bool re
 
 void Server::Impl::refuse(UniqueFd fd, const Endpoint& peer, RejectReason reason,
                           std::string_view detail) {
-  if (!config.reject_message.empty()) {
-    // Best effort and never blocking: the accept loop must not wait on a refused client.
-    (void)::send(fd.get(), config.reject_message.data(), config.reject_message.size(),
-                 MSG_NOSIGNAL | MSG_DONTWAIT);
-  }
-  // Counted before the close, so a client that sees the close also sees itself counted.
-  stats.on_rejected(reason);
-  log.rejected(peer.to_string(), reason, detail);
-  fd.reset();
+  SocketStream stream(std::move(fd));
+  admission.refuse(stream, {}, peer.to_string(), reason, detail);
 }
 
 void Server::Impl::drain() {

@@ -7,6 +7,7 @@
 #include <future>
 #include <stdexcept>
 
+#include "socket_stream.hpp"
 #include "tcp_server/listener.hpp"
 
 namespace tcp_server::testing {
@@ -14,11 +15,14 @@ namespace tcp_server::testing {
 ServedConnection::ServedConnection(ServerConfig config, UniqueFd socket, const Endpoint& peer)
     : config_(std::move(config)),
       log_(captured_.logger()),
+      responder_(config_),
+      admission_(config_, stats_, log_),
+      services_{config_, responder_, admission_, log_, stats_},
       registry_(0, {}),
-      context_{config_, config_.reply + "\n", log_, stats_, registry_},
       socket_fd_(socket.get()),
-      connection_(std::make_unique<Connection>(std::move(socket), peer, 1, context_)) {
-  registry_.add(connection_.get());
+      connection_(std::make_unique<Connection>(std::make_unique<SocketStream>(std::move(socket)),
+                                               peer, 1, services_)) {
+  connection_->enroll(registry_.add(*connection_));
 }
 
 ServedConnection::~ServedConnection() {

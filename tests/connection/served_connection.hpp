@@ -9,12 +9,14 @@
 #include <string>
 #include <thread>
 
+#include "admission.hpp"
 #include "connection.hpp"
 #include "connection_registry.hpp"
 #include "log_capture.hpp"
 #include "server_log.hpp"
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
+#include "tcp_server/responder.hpp"
 #include "tcp_server/stats.hpp"
 #include "tcp_server/unique_fd.hpp"
 #include "test_client.hpp"
@@ -58,8 +60,10 @@ class ServedConnection {
   CapturedLog captured_;
   ServerLog log_;
   ServerStats stats_;
+  Responder responder_;
+  Admission admission_;
+  ConnectionServices services_;
   ConnectionRegistry registry_;
-  ConnectionContext context_;
   int socket_fd_;
   std::unique_ptr<Connection> connection_;
   std::atomic<pid_t> thread_id_{0};
