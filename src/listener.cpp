@@ -13,28 +13,28 @@
 namespace tcp_server {
 namespace {
 
-std::system_error listen_error(int error, const std::string& where) {
-  return std::system_error(errno_code(error), "cannot listen on " + where);
+std::system_error listen_error(std::error_code error, const std::string& where) {
+  return std::system_error(error, "cannot listen on " + where);
 }
 
 std::string describe(const Endpoint& endpoint) {
   return endpoint.to_string();
 }
 
-// Binds one address. Returns the socket, or sets error (errno) and returns an invalid fd.
-UniqueFd bind_one(const Endpoint& address, const ListenOptions& options, int& error) {
+// Binds one address. Returns the socket, or sets error and returns an invalid fd.
+UniqueFd bind_one(const Endpoint& address, const ListenOptions& options, std::error_code& error) {
   UniqueFd fd(::socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!fd) {
-    error = errno;
+    error = errno_code(errno);
     return {};
   }
   const int on = 1;
   if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
-    error = errno;
+    error = errno_code(errno);
     return {};
   }
   if (options.reuse_port && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-    error = errno;
+    error = errno_code(errno);
     return {};
   }
   if (address.is_v6()) {
@@ -45,7 +45,7 @@ UniqueFd bind_one(const Endpoint& address, const ListenOptions& options, int& er
   }
   if (::bind(fd.get(), address.sockaddr_ptr(), address.sockaddr_length()) != 0 ||
       ::listen(fd.get(), options.backlog) != 0) {
-    error = errno;
+    error = errno_code(errno);
     return {};
   }
   return fd;
@@ -75,8 +75,9 @@ std::vector<Endpoint> resolve_host(const ListenOptions& options) {
 
 }  // namespace
 
-AcceptErrorAction classify_accept_error(int error) noexcept {
-  switch (error) {
+AcceptErrorAction classify_accept_error(std::error_code error) noexcept {
+  if (error.category() != std::system_category()) return AcceptErrorAction::kStop;
+  switch (error.value()) {
     case EAGAIN:
 #if EWOULDBLOCK != EAGAIN
     case EWOULDBLOCK:
@@ -114,7 +115,7 @@ Listener::Listener(UniqueFd fd, bool inherited)
 
 Listener Listener::open(const ListenOptions& options) {
   if (!options.host.empty()) {
-    int error = 0;
+    std::error_code error;
     std::string tried;
     for (const Endpoint& address : resolve_host(options)) {
       if (UniqueFd fd = bind_one(address, options, error)) return Listener(std::move(fd), false);
@@ -123,10 +124,11 @@ Listener Listener::open(const ListenOptions& options) {
     throw listen_error(error, tried.empty() ? options.host : tried);
   }
   Endpoint any_v6 = *Endpoint::from_ip("::", options.port);
-  int error = 0;
+  std::error_code error;
   if (UniqueFd fd = bind_one(any_v6, options, error)) return Listener(std::move(fd), false);
   // Fall back to IPv4 only where IPv6 itself is missing, not when the port is taken.
-  if (error != EAFNOSUPPORT && error != EADDRNOTAVAIL && error != EPROTONOSUPPORT) {
+  if (error != std::errc::address_family_not_supported &&
+      error != std::errc::address_not_available && error != std::errc::protocol_not_supported) {
     throw listen_error(error, describe(any_v6));
   }
   Endpoint any_v4 = *Endpoint::from_ip("0.0.0.0", options.port);
@@ -159,8 +161,8 @@ Listener::Accepted Listener::accept() {
   socklen_t length = sizeof address;
   // No SOCK_NONBLOCK: a connection thread does blocking I/O with SO_RCVTIMEO/SO_SNDTIMEO.
   const int fd = ::accept4(fd_.get(), reinterpret_cast<sockaddr*>(&address), &length, SOCK_CLOEXEC);
-  if (fd < 0) return {UniqueFd(), Endpoint(), errno};
-  return {UniqueFd(fd), Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&address), length), 0};
+  if (fd < 0) return {UniqueFd(), Endpoint(), errno_code(errno)};
+  return {UniqueFd(fd), Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&address), length), {}};
 }
 
 }  // namespace tcp_server

@@ -189,7 +189,7 @@ void Server::Impl::accept_ready() {
     if (config.overflow == OverflowPolicy::kDefer && registry.size() >= max_connections) return;
     if (waiting_for_thread) return;
     Listener::Accepted accepted = listener->accept();
-    if (accepted.error == 0) {
+    if (!accepted.error) {
       if (std::exchange(back_off_step, std::chrono::milliseconds(0)).count() > 0) {
         log.accept_recovered();
       }
@@ -214,7 +214,7 @@ void Server::Impl::accept_ready() {
         log.accept_failing(accepted.error, back_off_step);
         return;
       case AcceptErrorAction::kStop:
-        throw std::system_error(errno_code(accepted.error), "accept");
+        throw std::system_error(accepted.error, "accept");
     }
   }
 }

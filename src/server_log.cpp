@@ -121,7 +121,7 @@ void ServerLog::wake_when_summary_pending(std::function<void()> wake) {
   wake_ = std::move(wake);
 }
 
-void ServerLog::accept_failing(int error, std::chrono::milliseconds retry_in) {
+void ServerLog::accept_failing(std::error_code error, std::chrono::milliseconds retry_in) {
   std::uint64_t suppressed = 0;
   {
     std::lock_guard lock(throttle_mutex_);
@@ -129,7 +129,7 @@ void ServerLog::accept_failing(int error, std::chrono::milliseconds retry_in) {
   }
   if (!allow(accept_throttle_, std::chrono::seconds(10), suppressed)) return;
   write(spdlog::level::warn, [&](LogLine& line) {
-    encoder_->accept_failing(line, std::strerror(error), retry_in, suppressed);
+    encoder_->accept_failing(line, error.message(), retry_in, suppressed);
   });
 }
 

@@ -48,7 +48,7 @@ class ServerLog {
   // owner of the loop that calls write_due_summaries can wake it. Set before any thread logs.
   void wake_when_summary_pending(std::function<void()> wake);
   // At most one line per ten seconds, with the count of failures since the last line.
-  void accept_failing(int error, std::chrono::milliseconds retry_in);
+  void accept_failing(std::error_code error, std::chrono::milliseconds retry_in);
   void accept_recovered();
   void stats(std::string_view label, const StatsSnapshot& snapshot);
   // Server-wide events without fields of their own ("stopping", "drain_deadline", "error").

@@ -24,7 +24,7 @@ enum class AcceptErrorAction {
   kStop,     // the listener is gone (shut down or closed)
   kWait,     // nothing to accept right now (non-blocking listener)
 };
-AcceptErrorAction classify_accept_error(int error) noexcept;
+AcceptErrorAction classify_accept_error(std::error_code error) noexcept;
 
 // A listening TCP socket: bound by us, or adopted from a parent (systemd socket activation).
 // The listener is non-blocking; the owner polls fd() and calls accept() when it is readable.
@@ -42,7 +42,7 @@ class Listener {
   struct Accepted {
     UniqueFd fd;  // blocking, close-on-exec; invalid when error is set
     Endpoint peer;
-    int error = 0;  // errno of a failed accept, 0 on success
+    std::error_code error;  // why accept() failed; empty on success
   };
   Accepted accept();
 

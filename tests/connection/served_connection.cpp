@@ -59,7 +59,7 @@ LoopbackPair connect_over_loopback() {
     throw std::runtime_error("accept: nothing to accept in time");
   }
   Listener::Accepted accepted = listener.accept();
-  if (accepted.error != 0) throw std::runtime_error("accept failed");
+  if (accepted.error) throw std::runtime_error("accept failed: " + accepted.error.message());
   return LoopbackPair{std::move(client), std::move(accepted.fd), accepted.peer};
 }
 

@@ -5,25 +5,27 @@
 
 #include <cerrno>
 
+#include "tcp_server/socket.hpp"
+
 namespace tcp_server {
 namespace {
 
 TEST(ClassifyAcceptError, PerConnectionFailuresAreRetried) {
   for (const int error : {EINTR, ECONNABORTED, EPROTO, EPERM, ENETUNREACH, ETIMEDOUT}) {
-    EXPECT_EQ(classify_accept_error(error), AcceptErrorAction::kRetry) << error;
+    EXPECT_EQ(classify_accept_error(errno_code(error)), AcceptErrorAction::kRetry) << error;
   }
 }
 
 TEST(ClassifyAcceptError, ResourceExhaustionBacksOffInsteadOfSpinning) {
   for (const int error : {EMFILE, ENFILE, ENOBUFS, ENOMEM}) {
-    EXPECT_EQ(classify_accept_error(error), AcceptErrorAction::kBackOff) << error;
+    EXPECT_EQ(classify_accept_error(errno_code(error)), AcceptErrorAction::kBackOff) << error;
   }
 }
 
 TEST(ClassifyAcceptError, EmptyQueueWaitsAndABrokenListenerStops) {
-  EXPECT_EQ(classify_accept_error(EAGAIN), AcceptErrorAction::kWait);
+  EXPECT_EQ(classify_accept_error(errno_code(EAGAIN)), AcceptErrorAction::kWait);
   for (const int error : {EBADF, EINVAL, ENOTSOCK}) {
-    EXPECT_EQ(classify_accept_error(error), AcceptErrorAction::kStop) << error;
+    EXPECT_EQ(classify_accept_error(errno_code(error)), AcceptErrorAction::kStop) << error;
   }
 }
 
