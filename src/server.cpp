@@ -153,10 +153,6 @@ StatsSnapshot Server::stats() const {
   return snapshot;
 }
 
-void Server::log_stats() const {
-  impl_->log.stats("stats", stats());
-}
-
 void Server::Impl::accept_loop() {
   using Clock = std::chrono::steady_clock;
   while (!stop_requested.load()) {

@@ -47,8 +47,6 @@ class Server {
 
   // Counters plus the number of live connections. Thread safe.
   [[nodiscard]] StatsSnapshot stats() const;
-  // Writes the counters to the log ("stats: active 3, ..."). Thread safe.
-  void log_stats() const;
 
  private:
   struct Impl;

@@ -55,12 +55,21 @@ ProcessLog::ProcessLog(const std::string& log_file, spdlog::level::level_enum le
           make_logger(buffer_, LogBuffer::Waiting::kForRoom, level, encoder_->pattern())),
       main_logger_(make_logger(buffer_, LogBuffer::Waiting::kNever, level, encoder_->pattern())) {}
 
-void ProcessLog::note(spdlog::level::level_enum level, std::string_view event,
-                      const std::string& text) {
+template <typename Encode>
+void ProcessLog::write(spdlog::level::level_enum level, Encode encode) {
   if (!main_logger_->should_log(level)) return;
   LogLine line;
-  encoder_->note(line, event, text);
+  encode(line);
   main_logger_->log(level, spdlog::string_view_t(line.data(), line.size()));
+}
+
+void ProcessLog::note(spdlog::level::level_enum level, std::string_view event,
+                      const std::string& text) {
+  write(level, [&](LogLine& line) { encoder_->note(line, event, text); });
+}
+
+void ProcessLog::stats(std::string_view label, const StatsSnapshot& snapshot) {
+  write(spdlog::level::info, [&](LogLine& line) { encoder_->stats(line, label, snapshot); });
 }
 
 void ProcessLog::stop_waiting_after(std::chrono::steady_clock::time_point deadline) {

@@ -26,8 +26,11 @@ class ProcessLog {
              std::function<void(std::error_code)> on_failure);
 
   [[nodiscard]] std::shared_ptr<spdlog::logger> server_logger() const { return server_logger_; }
-  // One of main's own lines, in the chosen format; never waits for the destination.
+  // One of main's own lines, in the chosen format. Never waits for room in the log (a line that
+  // finds none is counted as lost), so a stalled destination can never keep main from signals.
   void note(spdlog::level::level_enum level, std::string_view event, const std::string& text);
+  // The counters ("stats: active 3, ..."), as the server would log them; never waits either.
+  void stats(std::string_view label, const StatsSnapshot& snapshot);
   // During shutdown: no thread waits for room in the log past deadline.
   void stop_waiting_after(std::chrono::steady_clock::time_point deadline);
   // Writes what is left (giving up when the destination accepts nothing for a second) and says
@@ -35,6 +38,10 @@ class ProcessLog {
   bool close();
 
  private:
+  // Encodes a line with main's logger (encode(LogLine&)) and logs it, unless the level is off.
+  template <typename Encode>
+  void write(spdlog::level::level_enum level, Encode encode);
+
   std::shared_ptr<LogBuffer> buffer_;
   std::unique_ptr<LogEncoder> encoder_;
   std::shared_ptr<spdlog::logger> server_logger_;

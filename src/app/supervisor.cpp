@@ -147,7 +147,7 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
       if (signal == SignalWatcher::kTimedOut) {
         const auto now = Clock::now();
         try {
-          if (periodic_stats && now >= next_stats) server.log_stats();
+          if (periodic_stats && now >= next_stats) log->stats("stats", server.stats());
           if (systemd.enabled() && now >= next_status) {
             systemd.notify("STATUS=" + format_stats(server.stats()));
           }
@@ -159,7 +159,7 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
         continue;
       }
       if (signal == SIGUSR1) {
-        server.log_stats();
+        log->stats("stats", server.stats());
         continue;
       }
       if (stopping) {

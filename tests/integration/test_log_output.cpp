@@ -101,6 +101,23 @@ TEST(LogOutput, SecondSignalExitsAtOnceWithAStalledLog) {
   EXPECT_NE(server.stderr_text().find("exiting now"), std::string::npos) << server.stderr_text();
 }
 
+TEST(LogOutput, StatsRequestedWhileTheLogIsStalledDoNotKeepSigtermWaiting) {
+  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "1s"},
+                    {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading});
+  const std::uint16_t port = announced_port(server);
+  TestClient client(*Endpoint::from_ip("127.0.0.1", port));
+  ASSERT_TRUE(fill_the_log(client)) << "the server never stopped on its log";
+
+  // main's own lines (here: the counters) must never wait for room in a stalled log, or the
+  // signal that follows would not be read.
+  server.send_signal(SIGUSR1);
+  server.send_signal(SIGTERM);
+  const auto status = server.wait_for_exit(6s);
+  ASSERT_TRUE(status.has_value())
+      << "SIGTERM after SIGUSR1 did not stop a server whose log stalled";
+  EXPECT_EQ(*status, 1);
+}
+
 TEST(LogOutput, VanishedLogReaderDrainsAndExitsOneInsteadOfDyingBySigpipe) {
   Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0"},
                     {.stdout_after_first_line = StdoutAfterFirstLine::kClose});
