@@ -94,6 +94,7 @@ class LogBuffer {
   std::string pending_;            // lines taken, not yet handed to the writer
   std::uint64_t pending_lines_ = 0;
   std::size_t waiting_callers_ = 0;
+  bool writer_asleep_ = false;  // the writer waits for a wake-up, not for its linger to end
   std::uint64_t lines_lost_ = 0;
   std::error_code failure_;
   bool closing_ = false;
