@@ -80,7 +80,9 @@ void probe_cgroup_pids(SystemLimits& limits) {
     const auto first = line.find(':');
     const auto second = first == std::string::npos ? first : line.find(':', first + 1);
     if (second == std::string::npos) continue;
-    const std::string controllers = "," + line.substr(first + 1, second - first - 1) + ",";
+    // Built by appending: GCC 12 at -O3 warns (-Wrestrict) on "," + std::string&& here.
+    std::string controllers = ",";
+    controllers.append(line, first + 1, second - first - 1).append(",");
     const std::string path = line.substr(second + 1);
     std::array<std::string, 2> roots;
     if (line.starts_with("0::")) {
