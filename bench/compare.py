@@ -40,12 +40,14 @@ def free_port():
 class Server:
     """One peer process: started, its port read from its output, measured, stopped by PID."""
 
-    def __init__(self, name, argv_for_port, announces_port, workdir, log_file=None):
+    def __init__(self, name, argv_for_port, announces_port, workdir, log_file=None,
+                 stdout_to_null=False):
         self.name = name
         self.argv_for_port = argv_for_port
         self.announces_port = announces_port
         self.workdir = workdir
         self.log_file = log_file  # where the "listening on" line goes, when not to stdout
+        self.stdout_to_null = stdout_to_null  # its log (stdout) to /dev/null, not to a file
 
     def start(self):
         port = 0 if self.announces_port else free_port()
@@ -54,8 +56,9 @@ class Server:
         self.output = tempfile.NamedTemporaryFile(
             mode="w+", dir=self.workdir, prefix=self.name + "_", suffix=".out")
         self.process = subprocess.Popen(
-            self.argv_for_port(port), stdout=self.output, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, cwd=self.workdir)
+            self.argv_for_port(port),
+            stdout=subprocess.DEVNULL if self.stdout_to_null else self.output,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -95,6 +98,20 @@ class Server:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
         return 0.0
+
+    def context_switches(self):
+        """Voluntary and involuntary, summed over the threads alive now (those that exited are
+        not counted: meaningful for persistent connections, i.e. pingpong)."""
+        total = 0
+        for task in os.listdir(f"/proc/{self.process.pid}/task"):
+            try:
+                with open(f"/proc/{self.process.pid}/task/{task}/status") as status:
+                    for line in status:
+                        if "ctxt_switches:" in line:
+                            total += int(line.split()[1])
+            except OSError:
+                pass  # the thread exited meanwhile
+        return total
 
     def peak_rss_mib(self):
         return self.status_mib("VmHWM")
@@ -141,6 +158,11 @@ def servers(build, workdir, baseline=None):
                                           "--tcp-backlog", "1024", "--loglevel", "warning"],
                False, workdir),
         Server("tutorial C++", lambda p: [literal, str(p)], True, workdir),
+        # Payload logging to /dev/null: what the log path itself costs, without a disk.
+        Server("tcp_server log->null", lambda p: [tcp_server, "--port", str(p), *common,
+                                                  "--log-file", "/dev/null"], False, workdir),
+        Server("tutorial C++ >null", lambda p: [literal, str(p)], False, workdir,
+               stdout_to_null=True),
         Server("node net", lambda p: ["node", os.path.join(PEERS, "node_server.js"), str(p)],
                True, workdir),
         Server("Python socketserver",
@@ -166,6 +188,7 @@ def run_once(client, server, workload_args, timed, duration, hold_time):
     server.start()
     try:
         cpu_before = server.cpu_seconds()
+        switches_before = server.context_switches()
         argv = [client, "bench", "--port", str(server.port), "--message", MESSAGE,
                 "--expect", EXPECT, "--json", "--no-progress", *workload_args]
         argv += ["--duration", duration] if timed else ["--hold-time", hold_time,
@@ -175,9 +198,13 @@ def run_once(client, server, workload_args, timed, duration, hold_time):
         client_process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                           text=True)
         rss_while_running = 0.0
+        switches = switches_before
         deadline = time.monotonic() + 180
         while client_process.poll() is None and time.monotonic() < deadline:
             rss_while_running = max(rss_while_running, server.rss_mib())
+            # Sampled while the connections are open: a server whose threads exit when their
+            # client closes would have nothing left to count afterwards.
+            switches = max(switches, server.context_switches())
             time.sleep(0.1)  # a sampling period, not synchronization
         if client_process.poll() is None:
             client_process.kill()
@@ -187,6 +214,7 @@ def run_once(client, server, workload_args, timed, duration, hold_time):
         result = json.loads(stdout)
         result["server_rss_while_connected_mib"] = rss_while_running
         result["server_cpu_s"] = server.cpu_seconds() - cpu_before
+        result["server_context_switches"] = switches - switches_before
         result["server_peak_rss_mib"] = server.peak_rss_mib()
         return result
     finally:
@@ -355,6 +383,33 @@ def write_markdown(results, args, elapsed, path):
         add(f"| {a} / {b} | {target} | " + " | ".join(
             ratio_text(results, a, b, w) for w in ("pingpong 50", "pingpong 500", "churn 50"))
             + " |")
+    add("")
+    add("## Per request (pingpong 50): the server's context switches per reply")
+    add("")
+    add("Summed over the server's threads while the connections were open (sampled every "
+        "100 ms, so the last 100 ms are missing: a slight undercount for every server alike), "
+        "divided by the replies. One wake-up per request is the price of a thread per "
+        "connection; anything above it is overhead.")
+    add("")
+    add("| server | context switches per reply |")
+    add("| --- | --- |")
+    for server, runs in results.items():
+        run = runs.get("pingpong 50")
+        if run and run.get("replies") and "server_context_switches" in run:
+            add(f"| {server} | {run['server_context_switches'] / run['replies']:.2f} |")
+    add("")
+    add("## Payload logging against the literal C++ translation (same run)")
+    add("")
+    add("| comparison | target | pingpong 50 | pingpong 500 |")
+    add("| --- | --- | --- | --- |")
+    for a, b, target in [("tcp_server", "tutorial C++", ">= 1.0 (both log to a file)"),
+                         ("tcp_server log->null", "tutorial C++ >null",
+                          ">= 1.0 (both to /dev/null)"),
+                         ("tcp_server", "tcp_server --quiet", ">= 0.9"),
+                         ("tcp_server --quiet", "tutorial C++", ">= 1.0")]:
+        if a in results and b in results:
+            add(f"| {a} / {b} | {target} | " + " | ".join(
+                ratio_text(results, a, b, w) for w in ("pingpong 50", "pingpong 500")) + " |")
     add("")
     add("## Commands")
     add("")
