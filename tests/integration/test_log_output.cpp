@@ -64,12 +64,24 @@ bool listener_closes_within(std::uint16_t port, std::chrono::milliseconds timeou
   return false;
 }
 
+// A server whose stdout pipe nobody reads any more, and a client that has filled its log: the
+// client's thread now waits for room in the log.
+struct ServerWithStalledLog {
+  explicit ServerWithStalledLog(const std::string& drain_timeout)
+      : server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", drain_timeout},
+               {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading}),
+        port(announced_port(server)),
+        client(*Endpoint::from_ip("127.0.0.1", port)) {}
+
+  Subprocess server;
+  std::uint16_t port;
+  TestClient client;
+};
+
 TEST(LogOutput, StalledStdoutStillLetsSigtermDrainAndExitWithinTheDeadline) {
-  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "1s"},
-                    {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading});
-  const std::uint16_t port = announced_port(server);
-  TestClient client(*Endpoint::from_ip("127.0.0.1", port));
-  ASSERT_TRUE(fill_the_log(client)) << "the server never stopped on its log";
+  ServerWithStalledLog stalled("1s");
+  Subprocess& server = stalled.server;
+  ASSERT_TRUE(fill_the_log(stalled.client)) << "the server never stopped on its log";
 
   const auto signalled = Clock::now();
   server.send_signal(SIGTERM);
@@ -85,15 +97,13 @@ TEST(LogOutput, StalledStdoutStillLetsSigtermDrainAndExitWithinTheDeadline) {
 }
 
 TEST(LogOutput, SecondSignalExitsAtOnceWithAStalledLog) {
-  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "60s"},
-                    {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading});
-  const std::uint16_t port = announced_port(server);
-  TestClient client(*Endpoint::from_ip("127.0.0.1", port));
-  ASSERT_TRUE(fill_the_log(client)) << "the server never stopped on its log";
+  ServerWithStalledLog stalled("60s");
+  Subprocess& server = stalled.server;
+  ASSERT_TRUE(fill_the_log(stalled.client)) << "the server never stopped on its log";
 
   server.send_signal(SIGTERM);
   // Two signals sent at once may arrive as one; the second counts only once the first was taken.
-  ASSERT_TRUE(listener_closes_within(port, 5s)) << "SIGTERM did not stop accepting";
+  ASSERT_TRUE(listener_closes_within(stalled.port, 5s)) << "SIGTERM did not stop accepting";
   server.send_signal(SIGTERM);
   const auto status = server.wait_for_exit(5s);
   ASSERT_TRUE(status.has_value()) << "a second SIGTERM did not end the server";
@@ -102,11 +112,9 @@ TEST(LogOutput, SecondSignalExitsAtOnceWithAStalledLog) {
 }
 
 TEST(LogOutput, StatsRequestedWhileTheLogIsStalledDoNotKeepSigtermWaiting) {
-  Subprocess server({kBinary, "--host", "127.0.0.1", "--port", "0", "--drain-timeout", "1s"},
-                    {.stdout_after_first_line = StdoutAfterFirstLine::kStopReading});
-  const std::uint16_t port = announced_port(server);
-  TestClient client(*Endpoint::from_ip("127.0.0.1", port));
-  ASSERT_TRUE(fill_the_log(client)) << "the server never stopped on its log";
+  ServerWithStalledLog stalled("1s");
+  Subprocess& server = stalled.server;
+  ASSERT_TRUE(fill_the_log(stalled.client)) << "the server never stopped on its log";
 
   // main's own lines (here: the counters) must never wait for room in a stalled log, or the
   // signal that follows would not be read.
