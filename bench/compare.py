@@ -28,6 +28,9 @@ PEERS = os.path.join(ROOT, "bench", "peers")
 MESSAGE = r"PING\r\n"
 EXPECT = r"+PONG\r\n"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# Counted by `perf stat` over a server's whole run, every thread included (see counted_run).
+COUNTED_EVENTS = ["raw_syscalls:sys_enter", "context-switches"]
+COUNTED_WORKLOADS = ["pingpong 50", "pingpong 500"]
 
 
 def free_port():
@@ -48,17 +51,26 @@ class Server:
         self.workdir = workdir
         self.log_file = log_file  # where the "listening on" line goes, when not to stdout
         self.stdout_to_null = stdout_to_null  # its log (stdout) to /dev/null, not to a file
+        self.counts_file = None  # set by start(count=True): perf stat's output
 
-    def start(self):
+    def start(self, count=False):
+        """count: run the server under `perf stat` (syscalls and context switches of every thread
+        it ever had); read them with counts() after stop()."""
         port = 0 if self.announces_port else free_port()
         if self.log_file and os.path.exists(self.log_file):
             os.unlink(self.log_file)  # a fresh log per run: an old "listening on" would mislead
         self.output = tempfile.NamedTemporaryFile(
             mode="w+", dir=self.workdir, prefix=self.name + "_", suffix=".out")
+        argv = self.argv_for_port(port)
+        self.counts_file = None
+        if count:
+            self.counts_file = os.path.join(self.workdir, "perf_counts.csv")
+            argv = ["perf", "stat", "-x", ",", "-e", ",".join(COUNTED_EVENTS),
+                    "-o", self.counts_file, "--", *argv]
         self.process = subprocess.Popen(
-            self.argv_for_port(port),
-            stdout=subprocess.DEVNULL if self.stdout_to_null else self.output,
+            argv, stdout=subprocess.DEVNULL if self.stdout_to_null else self.output,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=self.workdir)
+        self.pid = self.process.pid if not count else self.child_of(self.process.pid)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -83,17 +95,41 @@ class Server:
         self.stop()
         raise RuntimeError(f"{self.name} did not start listening")
 
+    def child_of(self, parent):
+        """The server perf started (perf's only child), waited for, bounded."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{parent}/task/{parent}/children") as children:
+                    pids = children.read().split()
+                if pids:
+                    return int(pids[0])
+            except OSError:
+                pass
+            time.sleep(0.01)  # polling for the fork, bounded by the deadline
+        raise RuntimeError(f"{self.name}: perf started no server")
+
+    def counts(self):
+        """{event: count} from perf stat's CSV output (after stop())."""
+        result = {}
+        with open(self.counts_file) as reader:
+            for line in reader:
+                fields = line.strip().split(",")
+                if len(fields) >= 3 and fields[0].isdigit():
+                    result[fields[2]] = int(fields[0])
+        return result
+
     def read_output(self):
         with open(self.output.name, errors="replace") as reader:
             return reader.read()
 
     def cpu_seconds(self):
-        with open(f"/proc/{self.process.pid}/stat") as stat:
+        with open(f"/proc/{self.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
 
     def status_mib(self, field):
-        with open(f"/proc/{self.process.pid}/status") as status:
+        with open(f"/proc/{self.pid}/status") as status:
             for line in status:
                 if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
@@ -103,9 +139,9 @@ class Server:
         """Voluntary and involuntary, summed over the threads alive now (those that exited are
         not counted: meaningful for persistent connections, i.e. pingpong)."""
         total = 0
-        for task in os.listdir(f"/proc/{self.process.pid}/task"):
+        for task in os.listdir(f"/proc/{self.pid}/task"):
             try:
-                with open(f"/proc/{self.process.pid}/task/{task}/status") as status:
+                with open(f"/proc/{self.pid}/task/{task}/status") as status:
                     for line in status:
                         if "ctxt_switches:" in line:
                             total += int(line.split()[1])
@@ -121,7 +157,11 @@ class Server:
 
     def stop(self):
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            # To the server itself: under perf, perf then sees it exit and writes its counts.
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -184,8 +224,33 @@ WORKLOADS = [
 ]
 
 
-def run_once(client, server, workload_args, timed, duration, hold_time):
-    server.start()
+def perf_can_count():
+    """perf stat with the syscall tracepoint: absent in some containers and VMs."""
+    if shutil.which("perf") is None:
+        return False
+    probe = subprocess.run(["perf", "stat", "-x", ",", "-e", ",".join(COUNTED_EVENTS), "true"],
+                           capture_output=True, text=True, timeout=30, check=False)
+    return probe.returncode == 0 and "not supported" not in probe.stderr and \
+        "<not counted>" not in probe.stderr
+
+
+def counted_run(client, server, workload_args, duration):
+    """One more run of a timed workload, the server under `perf stat`: its syscalls and context
+    switches per reply, over its whole run (start-up, connects and stop included: a few hundred
+    syscalls, against ~10^5 replies). Kept apart from the rate runs, which perf would slow."""
+    result = run_once(client, server, workload_args, True, duration, None, count=True)
+    counts = server.counts()
+    replies = result.get("replies") or 0
+    if not replies or len(counts) != len(COUNTED_EVENTS):
+        raise RuntimeError(f"perf counted {counts} for {replies} replies")
+    return {"replies": replies,
+            "syscalls_per_reply": counts["raw_syscalls:sys_enter"] / replies,
+            "context_switches_per_reply": counts["context-switches"] / replies,
+            "rate_under_perf": result["rate"]}
+
+
+def run_once(client, server, workload_args, timed, duration, hold_time, count=False):
+    server.start(count=count)
     try:
         cpu_before = server.cpu_seconds()
         switches_before = server.context_switches()
@@ -238,7 +303,12 @@ def main():
     parser.add_argument("--baseline", default="",
                         help="a build directory whose tcp_server is measured too, as "
                              "'baseline tcp_server' and 'baseline --quiet'")
+    parser.add_argument("--no-count", action="store_true",
+                        help="skip the perf-counted runs (syscalls, context switches per reply)")
     args = parser.parse_args()
+    count = not args.no_count and perf_can_count()
+    if not args.no_count and not count:
+        print("perf stat cannot count syscalls here: no per-request counts", file=sys.stderr)
 
     args.build = os.path.abspath(args.build)
     client = os.path.join(args.build, "tcp_client")
@@ -270,6 +340,17 @@ def main():
                       f"errors {chosen['errors']['total']:>5}  "
                       f"cpu {chosen['server_cpu_s']:.2f} s  rss {chosen['server_peak_rss_mib']:.1f} MiB",
                       flush=True)
+                if count and name in COUNTED_WORKLOADS:
+                    try:
+                        chosen["counted"] = counted_run(client, server, workload_args,
+                                                        args.duration)
+                        print(f"{'':22} {name:13} syscalls/reply "
+                              f"{chosen['counted']['syscalls_per_reply']:.2f}  context switches/"
+                              f"reply {chosen['counted']['context_switches_per_reply']:.2f}",
+                              flush=True)
+                    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError,
+                            OSError) as error:
+                        print(f"{server.name} / {name} (perf): {error}", file=sys.stderr)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - started
@@ -397,6 +478,25 @@ def write_markdown(results, args, elapsed, path):
         run = runs.get("pingpong 50")
         if run and run.get("replies") and "server_context_switches" in run:
             add(f"| {server} | {run['server_context_switches'] / run['replies']:.2f} |")
+    add("")
+    add("## Per request: syscalls and context switches per reply (perf stat)")
+    add("")
+    add("One extra run per server and workload, the server started under `perf stat -e "
+        "raw_syscalls:sys_enter,context-switches` (every thread it ever had; its start, the "
+        "connects and its stop included), divided by the replies of that run. The literal C++ "
+        "translation's floor is recv + write (its log line) + send = 3 syscalls per request.")
+    add("")
+    add("| server | " + " | ".join(f"{w}: syscalls | {w}: context switches"
+                                   for w in COUNTED_WORKLOADS) + " |")
+    add("| --- |" + " --- | --- |" * len(COUNTED_WORKLOADS))
+    for server, runs in results.items():
+        cells = []
+        for workload in COUNTED_WORKLOADS:
+            counted = (runs.get(workload) or {}).get("counted")
+            cells += ([f"{counted['syscalls_per_reply']:.2f}",
+                       f"{counted['context_switches_per_reply']:.2f}"] if counted
+                      else ["n/a", "n/a"])
+        add(f"| {server} | " + " | ".join(cells) + " |")
     add("")
     add("## Payload logging against the literal C++ translation (same run)")
     add("")
