@@ -313,28 +313,33 @@ def main():
     args.build = os.path.abspath(args.build)
     client = os.path.join(args.build, "tcp_client")
     workdir = tempfile.mkdtemp(prefix="tcp_server_bench_")
-    results = {}
+    results = {}  # server name -> workload -> the median run
     started = time.monotonic()
+    chosen_servers = [server for server in servers(args.build, workdir,
+                                                   os.path.abspath(args.baseline)
+                                                   if args.baseline else None)
+                      if not args.only or server.name in args.only.split(",")]
     try:
-        for server in servers(args.build, workdir, os.path.abspath(args.baseline)
-                              if args.baseline else None):
-            if args.only and server.name not in args.only.split(","):
-                continue
-            results[server.name] = {}
-            for name, workload_args, timed in WORKLOADS:
-                runs = []
-                for _ in range(args.repeat if timed else 1):
+        # Round robin: each repeat of a workload runs every server once before the next repeat,
+        # so that a change in the machine's background load falls on all of them alike rather
+        # than on whichever server happened to be measured then.
+        for name, workload_args, timed in WORKLOADS:
+            runs = {server.name: [] for server in chosen_servers}
+            for _ in range(args.repeat if timed else 1):
+                for server in chosen_servers:
                     try:
-                        runs.append(run_once(client, server, workload_args, timed,
-                                             args.duration, args.hold_time))
+                        runs[server.name].append(run_once(client, server, workload_args, timed,
+                                                          args.duration, args.hold_time))
                     except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:
                         print(f"{server.name} / {name}: {error}", file=sys.stderr)
-                if not runs:
-                    results[server.name][name] = None
+            for server in chosen_servers:
+                server_runs = runs[server.name]
+                if not server_runs:
+                    results.setdefault(server.name, {})[name] = None
                     continue
-                chosen = median_run(runs, "rate") if timed else runs[0]
-                chosen["rates"] = [run["rate"] for run in runs]
-                results[server.name][name] = chosen
+                chosen = median_run(server_runs, "rate") if timed else server_runs[0]
+                chosen["rates"] = [run["rate"] for run in server_runs]
+                results.setdefault(server.name, {})[name] = chosen
                 print(f"{server.name:22} {name:13} rate {chosen['rate']:>10.0f}  "
                       f"p99 {chosen['latency_us']['p99']:>9.1f} us  "
                       f"errors {chosen['errors']['total']:>5}  "
@@ -396,7 +401,8 @@ def write_markdown(results, args, elapsed, path):
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
         f"{platform.system()} {platform.release()}; server and load generator share the CPUs.")
     add(f"- Load: `tcp_client bench` (one event-loop thread), `PING\\r\\n` -> `+PONG\\r\\n`, "
-        f"every reply checked; timed runs {args.duration}, median rate of {args.repeat} runs "
+        f"every reply checked; timed runs {args.duration}, median rate of {args.repeat} runs, "
+        f"taken round robin (each repeat runs every server once) "
         f"(the other figures are from that run); hold: 10,000 connections idle {args.hold_time}, "
         f"then each must answer. Every server is started fresh for every run.")
     add(f"- Took {elapsed:.0f} s.")
