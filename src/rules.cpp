@@ -177,7 +177,6 @@ RuleSet RuleSet::parse(std::string_view text, std::string_view file_name,
       }
       const std::string_view pattern = line.substr(0, separator);
       std::string_view action = line.substr(separator + kSeparator.size());
-      if (pattern.empty()) refuse("empty regex before \" => \"");
       if (!encoding.is_utf8()) require_ascii_regex(pattern, encoding);
 
       auto rule = std::make_unique<Rule>();
