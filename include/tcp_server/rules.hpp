@@ -32,10 +32,10 @@ struct RuleMatch {
 // std::regex's backtracking can).
 //
 // Format (README, "Scripted replies: --rules"):
-// - Blank lines and lines whose first non-blank character is `#` are ignored; leading blanks
-//   and a trailing '\r' are dropped. The regex is everything before the FIRST " => " (space,
-//   arrow, space), the action everything after it, as written. A regex that must match " => "
-//   writes it without that exact text, e.g. ` =[>] `.
+// - Blank lines and lines whose first non-blank character is `#` are ignored (a later `#` is
+//   part of the rule); leading blanks and a trailing '\r' are dropped. The regex is everything
+//   before the FIRST " => " (space, arrow, space), the action everything after it, as written.
+//   A regex that must match " => " writes it without that exact text, e.g. ` =[>] `.
 // - The regex matches the whole message (as RE2::FullMatch: no ^...$ needed). Under UTF-8
 //   (the default encoding) `.` is one UTF-8 character, and bytes that are not UTF-8 are matched
 //   only by `\C`. Under another --encoding regexes match bytes (RE2's Latin-1 mode) and must be

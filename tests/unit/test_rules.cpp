@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace tcp_server {
@@ -158,6 +159,28 @@ TEST(RuleSet, IsMovable) {
   RuleSet rules = RuleSet::parse("a => b\n", "test.rules", TextEncoding());
   RuleSet moved = std::move(rules);
   EXPECT_EQ(outcome_of(moved, "a"), reply("b"));
+}
+
+// One RuleSet serves every connection thread; under TSan this also checks that matching shares
+// nothing mutable but RE2's own (locked) caches.
+TEST(RuleSet, MatchesFromManyThreadsAtOnce) {
+  const RuleSet rules = RuleSet::parse(kScript, "test.rules", TextEncoding());
+  std::vector<std::thread> threads;
+  std::vector<int> wrong(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&rules, &wrong, t] {
+      std::string reply;
+      for (int i = 0; i < 500; ++i) {
+        const std::string key = "k" + std::to_string(t) + "_" + std::to_string(i);
+        const auto match = rules.match("GET " + key, static_cast<std::uint64_t>(i), kPeer, reply);
+        const std::string expected =
+            "VALUE " + key + " for 127.0.0.1:51528, message " + std::to_string(i);
+        if (!match || reply != expected) ++wrong[static_cast<std::size_t>(t)];
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
 }
 
 // A pattern that backtracking engines take exponential time (and stack) on; RE2 answers in
