@@ -175,7 +175,10 @@ RuleSet RuleSet::parse(std::string_view text, std::string_view file_name,
       if (separator == std::string_view::npos) {
         refuse("no \" => \" (a rule is REGEX => ACTION)");
       }
-      const std::string_view pattern = line.substr(0, separator);
+      // Blanks before the arrow line the arrows up ("PING      => PONG"); a regex that must
+      // end in a space writes it [ ] or \x20.
+      std::string_view pattern = line.substr(0, separator);
+      while (is_blank(pattern.back())) pattern.remove_suffix(1);
       std::string_view action = line.substr(separator + kSeparator.size());
       if (!encoding.is_utf8()) require_ascii_regex(pattern, encoding);
 

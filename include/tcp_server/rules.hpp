@@ -34,7 +34,8 @@ struct RuleMatch {
 // Format (README, "Scripted replies: --rules"):
 // - Blank lines and lines whose first non-blank character is `#` are ignored (a later `#` is
 //   part of the rule); leading blanks and a trailing '\r' are dropped. The regex is everything
-//   before the FIRST " => " (space, arrow, space), the action everything after it, as written.
+//   before the FIRST " => " (space, arrow, space) less trailing blanks (so arrows may be lined
+//   up; a regex ending in a space writes it `[ ]`), the action everything after it, as written.
 //   A regex that must match " => " writes it without that exact text, e.g. ` =[>] `.
 // - The regex matches the whole message (as RE2::FullMatch: no ^...$ needed). Under UTF-8
 //   (the default encoding) `.` is one UTF-8 character, and bytes that are not UTF-8 are matched
