@@ -123,6 +123,8 @@ INSTANTIATE_TEST_SUITE_P(
         MatchCase{"NoTrailingNewlineAtEnd", "x => y", "x", 1, reply("y")},
         MatchCase{"Utf8Regex", "你(.)吗 => 是$1\n", "你好吗", 1, reply("是好")},
         MatchCase{"CapturesAreBytesAsReceived", "(\\C*) => <$1>\n", "a\xff", 1, reply("<a\xff>")},
+        MatchCase{"HexInAUtf8RegexIsACharacter", "\\xe9 => e acute\n", "\xc3\xa9", 1,
+                  reply("e acute")},
         MatchCase{"DotIsNotAnInvalidByte", "(.*) => any\n", "a\xff", 1, no_match()},
         MatchCase{"CaseInsensitiveFlag", "(?i)ping => PONG\n", "PiNg", 1, reply("PONG")},
         MatchCase{"LargeNumber", "x => ${n}\n", "x", 18446744073709551615ULL,
