@@ -160,6 +160,8 @@ RuleSet RuleSet::parse(std::string_view text, std::string_view file_name,
   options.set_log_errors(false);
   if (!encoding.is_utf8()) options.set_encoding(RE2::Options::EncodingLatin1);
 
+  // Windows editors start a UTF-8 file with a byte order mark; it is not part of the first regex.
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
   RuleSet set;
   std::size_t line_number = 0;
   while (!text.empty()) {

@@ -120,6 +120,7 @@ INSTANTIATE_TEST_SUITE_P(
                   reply("PONG")},
         MatchCase{"RegexEndingInASpace", "PING[ ] => spaced\nPING => plain\n", "PING ", 1,
                   reply("spaced")},
+        MatchCase{"ByteOrderMarkIgnored", "\xEF\xBB\xBFPING => PONG\n", "PING", 1, reply("PONG")},
         MatchCase{"NoTrailingNewlineAtEnd", "x => y", "x", 1, reply("y")},
         MatchCase{"Utf8Regex", "你(.)吗 => 是$1\n", "你好吗", 1, reply("是好")},
         MatchCase{"CapturesAreBytesAsReceived", "(\\C*) => <$1>\n", "a\xff", 1, reply("<a\xff>")},
