@@ -9,15 +9,20 @@ namespace {
 
 // Two threads: a scrape is short, and Prometheus scrapes one target at a time.
 constexpr const char* kHttpThreads = "2";
+// A peer that connects and sends no request holds one of those threads until this passes
+// (civetweb's default is 30 s, longer than Prometheus's default 10 s scrape timeout).
+constexpr const char* kRequestTimeoutMs = "5000";
 
 }  // namespace
 
 MetricsEndpoint::MetricsEndpoint(const Endpoint& listen,
                                  std::shared_ptr<prometheus::Collectable> metrics)
     : metrics_(std::move(metrics)), local_(listen) {
-  // civetweb's own option names; "listening_ports" takes "1.2.3.4:9100" and "[::1]:9100".
-  const std::vector<std::string> options{"listening_ports", listen.to_string(), "num_threads",
-                                         kHttpThreads};
+  // civetweb's own option names; "listening_ports" takes "1.2.3.4:9100" (Debian builds it
+  // without IPv6, hence the CLI's check).
+  const std::vector<std::string> options{"listening_ports",    listen.to_string(),
+                                         "num_threads",        kHttpThreads,
+                                         "request_timeout_ms", kRequestTimeoutMs};
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(options);
   } catch (const std::exception&) {

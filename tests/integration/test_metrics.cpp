@@ -187,6 +187,18 @@ TEST(Metrics, OtherPathsAreNotFound) {
   EXPECT_EQ(http_get(server.metrics_port, "/metrics/../etc/passwd").status, 404);
 }
 
+// Peers that connect to the metrics port and send nothing hold civetweb's two threads; they are
+// closed after its request timeout (5 s, not civetweb's default 30 s), so scrapes resume.
+TEST(Metrics, IdlePeersOnTheMetricsPortAreClosedAndScrapesResume) {
+  ServerWithMetrics server;
+  const Endpoint metrics = *Endpoint::from_ip("127.0.0.1", server.metrics_port);
+  TestClient idle_a(metrics);
+  TestClient idle_b(metrics);
+  EXPECT_TRUE(idle_a.wait_for_close(10s));
+  EXPECT_TRUE(idle_b.wait_for_close(10s));
+  EXPECT_TRUE(sample(server.scrape(), "tcp_server_connections_active").has_value());
+}
+
 TEST(Metrics, ABusyMetricsPortIsAOneLineErrorAtStart) {
   ServerWithMetrics first;
   const auto result =
