@@ -231,7 +231,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
             if (endpoint->is_v6()) return "IPv6 is not supported here; use an IPv4 address";
             return {};
           },
-          "ADDR:PORT"))
+          ""))  // no description: the help shows "ADDR:PORT", not "ADDR:PORT:ADDR:PORT"
       ->group("Operations");
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
