@@ -1,8 +1,14 @@
 #include "metrics_endpoint.hpp"
 
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include "tcp_server/socket.hpp"
 
 namespace tcp_server {
 namespace {
@@ -12,6 +18,8 @@ constexpr const char* kHttpThreads = "2";
 // A peer that connects and sends no request holds one of those threads until this passes
 // (civetweb's default is 30 s, longer than Prometheus's default 10 s scrape timeout).
 constexpr const char* kRequestTimeoutMs = "5000";
+// How often the destructor nudges civetweb's accept thread while it stops.
+constexpr std::chrono::milliseconds kNudgeInterval{20};
 
 }  // namespace
 
@@ -34,6 +42,43 @@ MetricsEndpoint::MetricsEndpoint(const Endpoint& listen,
   exposer_->RegisterCollectable(metrics_);
   const std::vector<int> ports = exposer_->GetListeningPorts();
   if (!ports.empty()) local_.set_port(static_cast<std::uint16_t>(ports.front()));
+}
+
+MetricsEndpoint::~MetricsEndpoint() {
+  // civetweb's mg_stop() waits for its accept thread, which looks at the stop flag only when its
+  // poll() returns: up to 2 s later (SOCKET_TIMEOUT_QUANTUM) on an idle port, added to every
+  // shutdown. A connection, closed at once, makes that poll() return now; one made just before
+  // the flag is set is not enough, hence a connection every kNudgeInterval until the stop is done.
+  Endpoint wake = local_;
+  if (wake.is_v4() && wake.ip_string() == "0.0.0.0") {
+    wake = *Endpoint::from_ip("127.0.0.1", local_.port());
+  }
+  std::mutex mutex;
+  std::condition_variable stopped_changed;
+  bool stopped = false;
+  const auto nudge = [&] {
+    std::unique_lock lock(mutex);
+    while (!stopped) {
+      lock.unlock();
+      std::error_code error;
+      (void)connect_to(wake, kNudgeInterval, error);  // closed again at once
+      lock.lock();
+      stopped_changed.wait_for(lock, kNudgeInterval, [&] { return stopped; });
+    }
+  };
+  std::thread nudger;
+  try {
+    nudger = std::thread(nudge);
+  } catch (const std::system_error&) {
+    // No thread to be had: the stop just takes its 2 s.
+  }
+  exposer_.reset();
+  {
+    const std::lock_guard lock(mutex);
+    stopped = true;
+  }
+  stopped_changed.notify_one();
+  if (nudger.joinable()) nudger.join();
 }
 
 }  // namespace tcp_server

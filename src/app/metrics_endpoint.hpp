@@ -17,6 +17,8 @@ class MetricsEndpoint {
  public:
   // Throws std::runtime_error naming the address when it cannot listen there.
   MetricsEndpoint(const Endpoint& listen, std::shared_ptr<prometheus::Collectable> metrics);
+  // Returns within milliseconds (see the .cpp for why that takes a nudge).
+  ~MetricsEndpoint();
   MetricsEndpoint(const MetricsEndpoint&) = delete;
   MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;
 
