@@ -17,6 +17,7 @@
 #include "eventually.hpp"
 #include "free_port.hpp"
 #include "subprocess.hpp"
+#include "tcp_server/socket.hpp"
 #include "test_client.hpp"
 
 namespace tcp_server::testing {
@@ -197,6 +198,15 @@ TEST(Metrics, IdlePeersOnTheMetricsPortAreClosedAndScrapesResume) {
   EXPECT_TRUE(idle_a.wait_for_close(10s));
   EXPECT_TRUE(idle_b.wait_for_close(10s));
   EXPECT_TRUE(sample(server.scrape(), "tcp_server_connections_active").has_value());
+}
+
+TEST(Metrics, SigtermStopsTheServerAndTheMetricsEndpoint) {
+  ServerWithMetrics server;
+  (void)server.scrape();
+  server.process->send_signal(SIGTERM);
+  EXPECT_EQ(server.process->wait_for_exit(10s), 0) << server.process->stderr_text();
+  std::error_code error;
+  EXPECT_FALSE(connect_to(*Endpoint::from_ip("127.0.0.1", server.metrics_port), 1s, error).valid());
 }
 
 TEST(Metrics, ABusyMetricsPortIsAOneLineErrorAtStart) {
