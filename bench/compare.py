@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEERS = os.path.join(ROOT, "bench", "peers")
@@ -44,8 +45,10 @@ class Server:
     """One peer process: started, its port read from its output, measured, stopped by PID."""
 
     def __init__(self, name, argv_for_port, announces_port, workdir, log_file=None,
-                 stdout_to_null=False):
+                 stdout_to_null=False, metrics=False):
         self.name = name
+        self.metrics = metrics  # serves /metrics (--metrics-listen): scraped during the run
+        self.metrics_port = None
         self.argv_for_port = argv_for_port
         self.announces_port = announces_port
         self.workdir = workdir
@@ -81,7 +84,10 @@ class Server:
                     with open(self.log_file, errors="replace") as reader:
                         announced = reader.read()
                 for line in announced.splitlines():
-                    if "listening on" in line:
+                    if "metrics on http://" in line:
+                        self.metrics_port = int(line.split("/metrics")[0].rsplit(":", 1)[1])
+                for line in announced.splitlines():
+                    if "listening on" in line and (self.metrics_port or not self.metrics):
                         self.port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
                         return
             else:
@@ -192,6 +198,10 @@ def servers(build, workdir, baseline=None):
                                         "--log-file", log_file], True, workdir, log_file),
         Server("tcp_server --quiet", lambda p: [tcp_server, "--port", str(p), *common, "--quiet"],
                True, workdir),
+        # The same with Prometheus metrics served, and scraped every second during the run.
+        Server("tcp_server --quiet --metrics-listen",
+               lambda p: [tcp_server, "--port", str(p), *common, "--quiet",
+                          "--metrics-listen", "127.0.0.1:0"], True, workdir, metrics=True),
         Server("redis-server", lambda p: ["redis-server", "--port", str(p), "--bind", "127.0.0.1",
                                           "--save", "", "--appendonly", "no",
                                           "--protected-mode", "no", "--maxclients", "11000",
@@ -265,7 +275,16 @@ def run_once(client, server, workload_args, timed, duration, hold_time, count=Fa
         rss_while_running = 0.0
         switches = switches_before
         deadline = time.monotonic() + 180
+        next_scrape = time.monotonic()
+        scrapes = 0
         while client_process.poll() is None and time.monotonic() < deadline:
+            if server.metrics_port and time.monotonic() >= next_scrape:
+                # What a Prometheus with a 1 s scrape interval would ask of it.
+                url = f"http://127.0.0.1:{server.metrics_port}/metrics"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    response.read()
+                scrapes += 1
+                next_scrape += 1.0
             rss_while_running = max(rss_while_running, server.rss_mib())
             # Sampled while the connections are open: a server whose threads exit when their
             # client closes would have nothing left to count afterwards.
@@ -281,6 +300,8 @@ def run_once(client, server, workload_args, timed, duration, hold_time, count=Fa
         result["server_cpu_s"] = server.cpu_seconds() - cpu_before
         result["server_context_switches"] = switches - switches_before
         result["server_peak_rss_mib"] = server.peak_rss_mib()
+        if server.metrics_port:
+            result["metrics_scrapes"] = scrapes
         return result
     finally:
         server.stop()
@@ -299,6 +320,8 @@ def main():
     parser.add_argument("--hold-time", default="3s")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--only", default="", help="comma-separated server names")
+    parser.add_argument("--workloads", default="",
+                        help="comma-separated workload names (e.g. 'pingpong 50'); default all")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
     parser.add_argument("--baseline", default="",
                         help="a build directory whose tcp_server is measured too, as "
@@ -324,6 +347,8 @@ def main():
         # so that a change in the machine's background load falls on all of them alike rather
         # than on whichever server happened to be measured then.
         for name, workload_args, timed in WORKLOADS:
+            if args.workloads and name not in args.workloads.split(","):
+                continue
             runs = {server.name: [] for server in chosen_servers}
             for _ in range(args.repeat if timed else 1):
                 for server in chosen_servers:

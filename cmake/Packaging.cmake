@@ -42,4 +42,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
     "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libspdlog1.10 (>= 1:1.10.0), \
 libfmt9 (>= 9.1.0), libre2-9 (>= 20220601)")
+# --metrics-listen (libprometheus-cpp-pull1.0 brings civetweb).
+string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS
+       ", libprometheus-cpp-core1.0 (>= 1.0.1), libprometheus-cpp-pull1.0 (>= 1.0.1)")
 include(CPack)

@@ -312,10 +312,11 @@ void Connection::refuse(RejectReason reason, std::string_view detail) noexcept {
 
 void Connection::finish(const Outcome& outcome) noexcept {
   // Counted and logged before the close, so a client that sees the close sees it in the log.
-  services_.stats.on_closed(outcome.reason);
+  const auto lifetime = std::chrono::steady_clock::now() - started_;
+  services_.stats.on_closed(outcome.reason, lifetime, messages_);
   try {
-    services_.log.disconnected(id_, client_text_, std::chrono::steady_clock::now() - started_,
-                               messages_, bytes_in_, outcome.reason, outcome.note);
+    services_.log.disconnected(id_, client_text_, lifetime, messages_, bytes_in_, outcome.reason,
+                               outcome.note);
   } catch (...) {
     // Out of memory for the line: the connection must still leave the registry, or the drain
     // would wait for it for ever.

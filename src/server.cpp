@@ -78,6 +78,7 @@ struct Server::Impl {
   ConnectionThreads threads;
   std::optional<Listener> listener;
   std::size_t max_connections = 0;
+  std::string_view max_connections_bounded_by;  // static text
   std::atomic<bool> stop_requested{false};
   std::uint64_t connections_started = 0;  // numbers connections for the log; accept loop only
   // While set, the listener is left out of poll() until then: accept() ran out of fds or memory,
@@ -111,6 +112,7 @@ void Server::open(UniqueFd inherited_listener) {
   const ConnectionCeiling ceiling = connection_ceiling(probe_system_limits());
   const bool derived = impl.config.max_connections == 0;
   impl.max_connections = derived ? ceiling.limit : impl.config.max_connections;
+  impl.max_connections_bounded_by = derived ? ceiling.bounded_by : "--max-connections";
   impl.log.listening(impl.listener->local_endpoint(), impl.listener->inherited(),
                      impl.max_connections, derived ? ceiling.bounded_by : std::string_view());
   if (impl.max_connections > ceiling.limit) {
@@ -151,6 +153,10 @@ StatsSnapshot Server::stats() const {
   StatsSnapshot snapshot = impl_->stats.snapshot();
   snapshot.active = impl_->registry.size();
   return snapshot;
+}
+
+ConnectionCeiling Server::connection_limit() const {
+  return {impl_->max_connections, impl_->max_connections_bounded_by};
 }
 
 void Server::Impl::accept_loop() {

@@ -75,6 +75,8 @@ StatsSnapshot ServerStats::snapshot() const noexcept {
   }
   for (std::size_t i = 0; i < result.closed.size(); ++i)
     result.closed[i] = closed_[i].load(kRelaxed);
+  result.duration_us = duration_us_.snapshot();
+  result.messages_per_connection = messages_per_connection_.snapshot();
   return result;
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "tcp_server/config.hpp"
+#include "tcp_server/connection_limit.hpp"
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/stats.hpp"
 #include "tcp_server/unique_fd.hpp"
@@ -47,6 +48,10 @@ class Server {
 
   // Counters plus the number of live connections. Thread safe.
   [[nodiscard]] StatsSnapshot stats() const;
+
+  // The most clients served at once, and what set it: "--max-connections", or the system limit
+  // that bounds the derived default (ConnectionCeiling::bounded_by). After open().
+  [[nodiscard]] ConnectionCeiling connection_limit() const;
 
  private:
   struct Impl;

@@ -2,9 +2,12 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "tcp_server/histogram.hpp"
 
 namespace tcp_server {
 
@@ -31,6 +34,16 @@ enum class CloseReason : std::size_t {
 };
 std::string_view to_string(CloseReason reason) noexcept;
 
+// Upper bounds of the per-connection histograms, observed once as each served connection closes:
+// how long it lasted (in microseconds: 100 us to a day) and how many messages it sent.
+inline constexpr std::array<std::uint64_t, 10> kConnectionDurationBoundsUs{
+    100,        1'000,      10'000,      100'000,       1'000'000,
+    10'000'000, 60'000'000, 600'000'000, 3'600'000'000, 86'400'000'000};
+inline constexpr std::array<std::uint64_t, 8> kConnectionMessagesBounds{
+    0, 1, 10, 100, 1'000, 10'000, 100'000, 1'000'000};
+using DurationHistogramCounts = HistogramCounts<kConnectionDurationBoundsUs.size()>;
+using MessagesHistogramCounts = HistogramCounts<kConnectionMessagesBounds.size()>;
+
 // A consistent-enough copy of the counters (each read atomically, not all at one instant).
 struct StatsSnapshot {
   std::uint64_t accepted = 0;
@@ -41,6 +54,8 @@ struct StatsSnapshot {
   std::uint64_t bytes_out = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
   std::array<std::uint64_t, static_cast<std::size_t>(CloseReason::kCount)> closed{};
+  DurationHistogramCounts duration_us;  // of served connections, when they closed
+  MessagesHistogramCounts messages_per_connection;
 
   [[nodiscard]] std::uint64_t rejected_total() const noexcept;
 };
@@ -59,9 +74,14 @@ class ServerStats {
   void on_rejected(RejectReason reason) noexcept {
     rejected_[static_cast<std::size_t>(reason)].fetch_add(1, kRelaxed);
   }
-  void on_closed(CloseReason reason) noexcept {
+  // A served connection ended, lifetime after it was accepted, having sent messages.
+  void on_closed(CloseReason reason, std::chrono::nanoseconds lifetime,
+                 std::uint64_t messages) noexcept {
     served_.fetch_add(1, kRelaxed);
     closed_[static_cast<std::size_t>(reason)].fetch_add(1, kRelaxed);
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(lifetime).count();
+    duration_us_.observe(micros > 0 ? static_cast<std::uint64_t>(micros) : 0);
+    messages_per_connection_.observe(messages);
   }
   // active is left 0: the registry, not a counter, knows how many connections are live.
   [[nodiscard]] StatsSnapshot snapshot() const noexcept;
@@ -76,6 +96,9 @@ class ServerStats {
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(RejectReason::kCount)>
       rejected_{};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(CloseReason::kCount)> closed_{};
+  BucketHistogram<kConnectionDurationBoundsUs.size()> duration_us_{kConnectionDurationBoundsUs};
+  BucketHistogram<kConnectionMessagesBounds.size()> messages_per_connection_{
+      kConnectionMessagesBounds};
 };
 
 }  // namespace tcp_server

@@ -10,6 +10,7 @@
 
 #include "cli_common/options.hpp"
 #include "tcp_server/access_rules.hpp"
+#include "tcp_server/listen_address.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/reply_text.hpp"
 #include "tcp_server/text_encoding.hpp"
@@ -212,6 +213,26 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.add_option("--thread-stack", config.thread_stack, "Stack size of each client thread")
       ->transform(cli::size_value())
       ->default_str("256KiB");
+
+  app.add_option_function<std::string>(
+         "--metrics-listen",
+         [&options](const std::string& text) {
+           options.metrics_listen = parse_listen_address(text);
+         },
+         "Serve Prometheus metrics at http://ADDR:PORT/metrics (IPv4, e.g. 127.0.0.1:9100; "
+         "port 0: the system chooses, and the log says which)")
+      ->type_name("ADDR:PORT")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            std::string why;
+            const auto endpoint = parse_listen_address(text, &why);
+            if (!endpoint) return why;
+            // Debian 12's civetweb, which serves the metrics, is built without IPv6.
+            if (endpoint->is_v6()) return "IPv6 is not supported here; use an IPv4 address";
+            return {};
+          },
+          ""))  // no description: the help shows "ADDR:PORT", not "ADDR:PORT:ADDR:PORT"
+      ->group("Operations");
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";

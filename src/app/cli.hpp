@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tcp_server/config.hpp"
+#include "tcp_server/endpoint.hpp"
 
 namespace tcp_server {
 
@@ -17,6 +18,7 @@ struct AppOptions {
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_file;                         // empty: standard output
+  std::optional<Endpoint> metrics_listen;       // --metrics-listen; empty: no metrics endpoint
 };
 
 struct CommandLine {

@@ -16,8 +16,10 @@
 #include <string>
 #include <thread>
 
+#include "metrics_endpoint.hpp"
 #include "process_log.hpp"
 #include "signal_watcher.hpp"
+#include "tcp_server/metrics.hpp"
 #include "tcp_server/server.hpp"
 #include "tcp_server/systemd.hpp"
 
@@ -109,6 +111,15 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
   try {
     Server server(options.server, log->server_logger());
     server.open(std::move(inherited.listener));
+    // Before serving, so that a bad address stops the start; destroyed before the server.
+    std::optional<MetricsEndpoint> metrics;
+    if (options.metrics_listen) {
+      metrics.emplace(*options.metrics_listen, std::make_shared<ServerMetrics>(
+                                                   [&server] { return server.stats(); },
+                                                   server.connection_limit(), TCP_SERVER_VERSION));
+      log->note(spdlog::level::info, "metrics",
+                fmt::format("metrics on http://{}/metrics", metrics->local_endpoint().to_string()));
+    }
     systemd.notify("READY=1\nSTATUS=listening on " + server.local_endpoint().to_string());
     ServingThread serving(server, *signals);
 
