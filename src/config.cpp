@@ -42,6 +42,9 @@ std::vector<std::string> ServerConfig::validate() const {
   if (proxy_header_timeout.count() <= 0) {
     problems.emplace_back("--proxy-header-timeout must be more than 0");
   }
+  if (pcap_max_size != 0 && pcap_file.empty()) {
+    problems.emplace_back("--pcap-max-size is only used with --pcap");
+  }
   return problems;
 }
 

@@ -46,7 +46,7 @@ ServerConfig validated(ServerConfig config) {
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
-        log(std::move(logger), config.log_format),
+        log(std::move(logger), config.log_format, config.log_hex),
         responder(config),
         admission(config, stats, log),
         services{config, responder, admission, log, stats},
