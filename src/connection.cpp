@@ -83,6 +83,7 @@ void Connection::serve() noexcept {
       refuse(refusal->reason, refusal->detail);
       return;
     }
+    stream_->on_admitted(client_);
     services_.log.connected(id_, client_text_);
     outcome = serve_messages();
   } catch (const std::exception& error) {

@@ -9,9 +9,11 @@
 #include <stdexcept>
 
 #include "admission.hpp"
+#include "capture_stream.hpp"
 #include "connection.hpp"
 #include "connection_registry.hpp"
 #include "connection_threads.hpp"
+#include "pcap_writer.hpp"
 #include "server_log.hpp"
 #include "socket_stream.hpp"
 #include "tcp_server/connection_limit.hpp"
@@ -77,6 +79,8 @@ struct Server::Impl {
   ConnectionRegistry registry;
   ConnectionThreads threads;
   std::optional<Listener> listener;
+  // --pcap: opened by open(); flushed at the end of the drain, closed after every thread.
+  std::unique_ptr<PcapWriter> pcap;
   std::size_t max_connections = 0;
   std::atomic<bool> stop_requested{false};
   std::uint64_t connections_started = 0;  // numbers connections for the log; accept loop only
@@ -102,6 +106,11 @@ Server::~Server() {
 
 void Server::open(UniqueFd inherited_listener) {
   Impl& impl = *impl_;
+  if (!impl.config.pcap_file.empty()) {
+    impl.pcap = std::make_unique<PcapWriter>(
+        PcapWriter::Options{.path = impl.config.pcap_file, .max_size = impl.config.pcap_max_size},
+        impl.log);
+  }
   if (inherited_listener) {
     impl.listener = Listener::adopt(std::move(inherited_listener));
   } else {
@@ -139,6 +148,7 @@ void Server::run() {
     failure = std::current_exception();
   }
   impl_->drain();
+  if (impl_->pcap) impl_->pcap->flush();
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -225,9 +235,11 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
   std::unique_ptr<ByteStream> stream;
   std::shared_ptr<Connection> connection;
   try {
+    const std::uint64_t id = ++connections_started;
+    const Endpoint local = pcap ? tcp_server::local_endpoint(fd.get()) : Endpoint();
     stream = std::make_unique<SocketStream>(std::move(fd));
-    connection =
-        std::make_shared<Connection>(std::move(stream), peer, ++connections_started, services);
+    if (pcap) stream = std::make_unique<CaptureStream>(std::move(stream), *pcap, local, id);
+    connection = std::make_shared<Connection>(std::move(stream), peer, id, services);
     connection->enroll(registry.add(*connection));
   } catch (const std::bad_alloc&) {
     if (connection) {
