@@ -207,12 +207,13 @@ TcpSegment TcpConversation::ack(TcpSide from) const noexcept {
 }
 
 TcpSegment TcpConversation::fin(TcpSide from) noexcept {
-  TcpSegment segment{
-      from, end(from).next_seq, other(from).next_seq, tcp_flags::kFin | tcp_flags::kAck, {}};
-  if (!end(from).fin_sent) {
-    end(from).fin_sent = true;
-    ++end(from).next_seq;  // a FIN takes one sequence number
-  }
+  End& sender = end(from);
+  const std::uint8_t flags = tcp_flags::kFin | tcp_flags::kAck;
+  // The same FIN again: its number was taken already.
+  if (sender.fin_sent) return {from, sender.next_seq - 1, other(from).next_seq, flags, {}};
+  const TcpSegment segment{from, sender.next_seq, other(from).next_seq, flags, {}};
+  sender.fin_sent = true;
+  ++sender.next_seq;  // a FIN takes one sequence number
   return segment;
 }
 
