@@ -20,13 +20,16 @@ CaptureStream::CaptureStream(std::unique_ptr<ByteStream> inner, PcapWriter& writ
                              const Endpoint& server, std::uint64_t conn)
     : inner_(std::move(inner)), writer_(writer), server_(server), conn_(conn) {}
 
-void CaptureStream::on_admitted(const Endpoint& client) noexcept {
-  inner_->on_admitted(client);
+void CaptureStream::on_admitted(const Endpoint& client, std::string_view first_bytes) noexcept {
+  inner_->on_admitted(client, first_bytes);
   flow_ = TcpFlow::between(client, server_);
   if (!flow_) return;
   const std::uint64_t isn = mix(conn_);
   conversation_.emplace(static_cast<std::uint32_t>(isn), static_cast<std::uint32_t>(isn >> 32));
   for (const TcpSegment& segment : conversation_->open()) record(segment);
+  if (!first_bytes.empty()) {
+    record(conversation_->data(TcpSide::kClient, first_bytes), /*acknowledged=*/true);
+  }
 }
 
 ReceiveResult CaptureStream::receive_some(std::span<char> buffer) {

@@ -25,7 +25,7 @@ class CaptureStream final : public ByteStream {
   CaptureStream(std::unique_ptr<ByteStream> inner, PcapWriter& writer, const Endpoint& server,
                 std::uint64_t conn);
 
-  void on_admitted(const Endpoint& client) noexcept override;
+  void on_admitted(const Endpoint& client, std::string_view first_bytes) noexcept override;
 
   void configure(const StreamOptions& options) noexcept override { inner_->configure(options); }
   void set_receive_timeout(std::chrono::milliseconds timeout) noexcept override {

@@ -83,7 +83,7 @@ void Connection::serve() noexcept {
       refuse(refusal->reason, refusal->detail);
       return;
     }
-    stream_->on_admitted(client_);
+    stream_->on_admitted(client_, first_bytes_);
     services_.log.connected(id_, client_text_);
     outcome = serve_messages();
   } catch (const std::exception& error) {
