@@ -72,6 +72,9 @@ struct Server::Impl {
   const ServerConfig config;
   ServerLog log;
   ServerStats stats;
+  // --pcap: opened by open(), flushed at the end of the drain. Declared before threads (and
+  // after log): closed only once every connection thread is gone, its last lines logged.
+  std::unique_ptr<PcapWriter> pcap;
   Waker waker;
   const Responder responder;
   const Admission admission;
@@ -79,8 +82,6 @@ struct Server::Impl {
   ConnectionRegistry registry;
   ConnectionThreads threads;
   std::optional<Listener> listener;
-  // --pcap: opened by open(); flushed at the end of the drain, closed after every thread.
-  std::unique_ptr<PcapWriter> pcap;
   std::size_t max_connections = 0;
   std::atomic<bool> stop_requested{false};
   std::uint64_t connections_started = 0;  // numbers connections for the log; accept loop only

@@ -49,6 +49,7 @@ TEST(CaptureOptions, LandInTheConfig) {
 TEST(CaptureOptions, MistakesAreOneLineNamingTheOption) {
   for (const std::vector<std::string>& args : {std::vector<std::string>{"--pcap-max-size", "10MiB"},
                                                {"--pcap", "x.pcap", "--pcap-max-size", "lots"},
+                                               {"--pcap", "x.pcap", "--pcap-max-size", "100"},
                                                {"--pcap"},
                                                {"--log-hex=maybe"}}) {
     const auto parsed = parse(args);
