@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <pcap/pcap.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -20,6 +22,12 @@ constexpr std::uint64_t kRecordHeaderSize = 16;  // pcap's per-packet header
 constexpr std::size_t kRecordOverhead = 128;
 // Drops are reported at most this often while they go on, and once more at close.
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
+
+// Everything written so far is in the file. pcap_dump() reports nothing: a failed write shows as
+// the stream's error flag (and a failed pcap_dump_flush()).
+bool flushed(pcap_dumper_t* dumper) {
+  return pcap_dump_flush(dumper) == 0 && std::ferror(pcap_dump_file(dumper)) == 0;
+}
 
 }  // namespace
 
@@ -47,8 +55,13 @@ PcapWriter::PcapWriter(Options options, ServerLog& log)
     // libpcap's message already names the file ("x.pcap: Permission denied").
     throw std::runtime_error(fmt::format("--pcap: {}", pcap_geterr(pcap_->handle)));
   }
-  // The header is in the file at once, so that a reader never sees an empty file.
-  pcap_dump_flush(pcap_->dumper);
+  // The header is in the file at once, so that a reader never sees an empty file, and a file
+  // that cannot be written (a full disk, /dev/full) is found now rather than at the first
+  // client.
+  if (!flushed(pcap_->dumper)) {
+    throw std::runtime_error(
+        fmt::format("--pcap {}: cannot write: {}", options_.path, std::strerror(errno)));
+  }
   file_size_ = kFileHeaderSize;
   writer_ = std::thread([this] { run(); });
 }
@@ -127,8 +140,7 @@ void PcapWriter::run() noexcept {
     batch.clear();
     // Flushed whenever the queue runs dry, so that a reader of the file (tshark on a live
     // capture) sees each conversation soon after it happened.
-    if (pcap_->dumper != nullptr && pcap_dump_flush(pcap_->dumper) != 0 &&
-        !stopped_writing_.exchange(true)) {
+    if (!flushed(pcap_->dumper) && !stopped_writing_.exchange(true)) {
       log_.note(
           spdlog::level::err, "pcap",
           fmt::format("--pcap {}: writing failed; no more packets are written", options_.path));

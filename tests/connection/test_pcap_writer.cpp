@@ -130,5 +130,15 @@ TEST_F(PcapWriterTest, AFileThatCannotBeCreatedIsNamed) {
   }
 }
 
+TEST_F(PcapWriterTest, AFileThatCannotBeWrittenIsFoundAtStart) {
+  try {
+    PcapWriter writer({.path = "/dev/full"}, log);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& error) {
+    EXPECT_NE(std::string(error.what()).find("--pcap /dev/full: cannot write"), std::string::npos)
+        << error.what();
+  }
+}
+
 }  // namespace
 }  // namespace tcp_server
