@@ -45,4 +45,6 @@ libfmt9 (>= 9.1.0), libre2-9 (>= 20220601)")
 # --metrics-listen (libprometheus-cpp-pull1.0 brings civetweb).
 string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS
        ", libprometheus-cpp-core1.0 (>= 1.0.1), libprometheus-cpp-pull1.0 (>= 1.0.1)")
+# --pcap.
+string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libpcap0.8 (>= 1.10.3)")
 include(CPack)

@@ -1,5 +1,6 @@
 // Arbitrary peer bytes through the log formatters: the result must never hold a raw control byte
 // or invalid UTF-8, and must stay within its size bound.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -41,6 +42,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string utf8 = tcp_server::escape_for_log(bytes, max_bytes);
   if (!is_valid_utf8_without_controls(utf8)) std::abort();
   if (utf8.size() > 10 * max_bytes + 32) std::abort();
+
+  // --log-hex: the dump is several lines, none of which may hold a control byte or a byte past
+  // ASCII, and each after the first must be an indented continuation, never a record of its own.
+  std::string dump;
+  tcp_server::append_hex_dump_for_log(dump, bytes, max_bytes, 0);
+  if (dump.size() > 5 * max_bytes + 96) std::abort();
+  for (std::size_t start = 0, line = 0; start <= dump.size(); ++line) {
+    const std::size_t end = std::min(dump.find('\n', start), dump.size());
+    const std::string_view text(dump.data() + start, end - start);
+    for (const char c : text) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (byte < 0x20 || byte >= 0x7f) std::abort();
+    }
+    if (line > 0 && text.substr(0, 2) != "  ") std::abort();
+    start = end + 1;
+  }
+  std::string hex;
+  tcp_server::append_hex_for_log(hex, bytes, max_bytes, 0);
+  if (hex.size() > 2 * max_bytes + 32) std::abort();
+  if (hex.find_first_not_of("0123456789abcdef.()+ bytes") != std::string::npos) std::abort();
 
   // The same bytes through the decoder of every encoding the README and tests name, stateful
   // (ISO-2022-JP) and holding characters back (BIG5-HKSCS) included.

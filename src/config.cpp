@@ -8,6 +8,8 @@ namespace {
 
 constexpr std::size_t kMaxLineLimit = std::size_t{1} << 30;
 constexpr std::size_t kMaxThreadStack = std::size_t{1} << 30;
+// Below this a pcap cap holds hardly a handshake (the file header alone is 24 bytes).
+constexpr std::uint64_t kMinPcapSize = 1024;
 
 }  // namespace
 
@@ -41,6 +43,12 @@ std::vector<std::string> ServerConfig::validate() const {
   }
   if (proxy_header_timeout.count() <= 0) {
     problems.emplace_back("--proxy-header-timeout must be more than 0");
+  }
+  if (pcap_max_size != 0 && pcap_file.empty()) {
+    problems.emplace_back("--pcap-max-size is only used with --pcap");
+  }
+  if (pcap_max_size != 0 && pcap_max_size < kMinPcapSize) {
+    problems.emplace_back("--pcap-max-size must be 0 (no limit) or at least 1KiB");
   }
   return problems;
 }

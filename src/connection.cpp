@@ -68,7 +68,8 @@ Connection::Connection(std::unique_ptr<ByteStream> stream, Endpoint peer, std::u
       services_(services),
       started_(std::chrono::steady_clock::now()),
       framer_(services.config.max_line),
-      formatter_(services.config.encoding, services.config.log_payload_max) {}
+      formatter_(services.config.encoding, services.config.log_payload_max,
+                 payload_style(services.config.log_format, services.config.log_hex)) {}
 
 void Connection::serve() noexcept {
   Outcome outcome;
@@ -82,6 +83,7 @@ void Connection::serve() noexcept {
       refuse(refusal->reason, refusal->detail);
       return;
     }
+    stream_->on_admitted(client_, first_bytes_);
     services_.log.connected(id_, client_text_);
     outcome = serve_messages();
   } catch (const std::exception& error) {

@@ -74,6 +74,9 @@ class TextLogEncoder final : public LogEncoder {
 
 class JsonLogEncoder final : public LogEncoder {
  public:
+  explicit JsonLogEncoder(bool hex_payloads)
+      : payload_field_(hex_payloads ? "payload_hex" : "payload") {}
+
   const char* pattern() const override { return kJsonLogPattern; }
 
   void listening(LogLine& out, std::string_view address, bool inherited,
@@ -91,8 +94,8 @@ class JsonLogEncoder final : public LogEncoder {
 
   void message(LogLine& out, std::uint64_t conn, std::string_view peer,
                std::string_view payload) const override {
-    put(out, R"("event":"message","conn":{},"peer":{},"payload":{})", conn, json_quote(peer),
-        json_quote(payload));
+    put(out, R"("event":"message","conn":{},"peer":{},"{}":{})", conn, json_quote(peer),
+        payload_field_, json_quote(payload));
   }
 
   void disconnected(LogLine& out, const Disconnection& event) const override {
@@ -142,12 +145,15 @@ class JsonLogEncoder final : public LogEncoder {
   void note(LogLine& out, std::string_view event, std::string_view text) const override {
     put(out, R"("event":{},"message":{})", json_quote(event), json_quote(text));
   }
+
+ private:
+  const char* payload_field_;
 };
 
 }  // namespace
 
-std::unique_ptr<LogEncoder> make_log_encoder(LogFormat format) {
-  if (format == LogFormat::kJson) return std::make_unique<JsonLogEncoder>();
+std::unique_ptr<LogEncoder> make_log_encoder(LogFormat format, bool hex_payloads) {
+  if (format == LogFormat::kJson) return std::make_unique<JsonLogEncoder>(hex_payloads);
   return std::make_unique<TextLogEncoder>();
 }
 

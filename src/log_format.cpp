@@ -116,6 +116,50 @@ std::string escape_for_log(std::string_view bytes, std::size_t max_bytes) {
   return out;
 }
 
+namespace {
+
+constexpr std::size_t kHexDumpLineBytes = 16;
+
+void append_hex_pair(std::string& out, unsigned char byte) {
+  out += kHexDigits[byte >> 4];
+  out += kHexDigits[byte & 0xF];
+}
+
+}  // namespace
+
+void append_hex_dump_for_log(std::string& out, std::string_view bytes, std::size_t max_bytes,
+                             std::size_t extra_dropped) {
+  const std::string_view shown = bytes.substr(0, max_bytes);
+  fmt::format_to(std::back_inserter(out), "{} byte{}:", bytes.size() + extra_dropped,
+                 bytes.size() + extra_dropped == 1 ? "" : "s");
+  for (std::size_t line = 0; line < shown.size(); line += kHexDumpLineBytes) {
+    const std::string_view row = shown.substr(line, kHexDumpLineBytes);
+    fmt::format_to(std::back_inserter(out), "\n  {:08x}: ", line);
+    for (std::size_t i = 0; i < kHexDumpLineBytes; ++i) {
+      if (i < row.size()) {
+        append_hex_pair(out, static_cast<unsigned char>(row[i]));
+      } else {
+        out += "  ";
+      }
+      if (i % 2 == 1) out += ' ';
+    }
+    out += ' ';
+    for (const char c : row) out += (c >= 0x20 && c <= 0x7E) ? c : '.';
+  }
+  const std::size_t left_out = bytes.size() - shown.size() + extra_dropped;
+  if (left_out > 0) {
+    out += "\n  ";
+    append_suffix(out, left_out);
+  }
+}
+
+void append_hex_for_log(std::string& out, std::string_view bytes, std::size_t max_bytes,
+                        std::size_t extra_dropped) {
+  const std::string_view shown = bytes.substr(0, max_bytes);
+  for (const char c : shown) append_hex_pair(out, static_cast<unsigned char>(c));
+  append_suffix(out, bytes.size() - shown.size() + extra_dropped);
+}
+
 struct PayloadFormatter::Iconv {
   iconv_t handle;
   std::string decoded;
@@ -126,9 +170,10 @@ struct PayloadFormatter::Iconv {
   Iconv& operator=(const Iconv&) = delete;
 };
 
-PayloadFormatter::PayloadFormatter(const TextEncoding& encoding, std::size_t max_bytes)
-    : max_bytes_(max_bytes) {
-  if (encoding.is_utf8()) return;
+PayloadFormatter::PayloadFormatter(const TextEncoding& encoding, std::size_t max_bytes,
+                                   PayloadStyle style)
+    : max_bytes_(max_bytes), style_(style) {
+  if (style != PayloadStyle::kEscapedText || encoding.is_utf8()) return;
   const iconv_t handle = iconv_open("UTF-8", encoding.name().c_str());
   // TextEncoding::named has opened this conversion already; should it fail now, the bytes are
   // shown escaped as UTF-8, which loses nothing.
@@ -141,6 +186,14 @@ PayloadFormatter& PayloadFormatter::operator=(PayloadFormatter&&) noexcept = def
 
 void PayloadFormatter::format(std::string& out, std::string_view bytes, std::size_t extra_dropped) {
   out.clear();
+  if (style_ == PayloadStyle::kHexDump) {
+    append_hex_dump_for_log(out, bytes, max_bytes_, extra_dropped);
+    return;
+  }
+  if (style_ == PayloadStyle::kHex) {
+    append_hex_for_log(out, bytes, max_bytes_, extra_dropped);
+    return;
+  }
   if (!iconv_) {
     append_escaped_for_log(out, bytes, max_bytes_, extra_dropped);
     return;

@@ -9,9 +9,11 @@
 #include <stdexcept>
 
 #include "admission.hpp"
+#include "capture_stream.hpp"
 #include "connection.hpp"
 #include "connection_registry.hpp"
 #include "connection_threads.hpp"
+#include "pcap_writer.hpp"
 #include "server_log.hpp"
 #include "socket_stream.hpp"
 #include "tcp_server/connection_limit.hpp"
@@ -46,7 +48,7 @@ ServerConfig validated(ServerConfig config) {
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
-        log(std::move(logger), config.log_format),
+        log(std::move(logger), config.log_format, config.log_hex),
         responder(config),
         admission(config, stats, log),
         services{config, responder, admission, log, stats},
@@ -70,6 +72,9 @@ struct Server::Impl {
   const ServerConfig config;
   ServerLog log;
   ServerStats stats;
+  // --pcap: opened by open(), flushed at the end of the drain. Declared before threads (and
+  // after log): closed only once every connection thread is gone, its last lines logged.
+  std::unique_ptr<PcapWriter> pcap;
   Waker waker;
   const Responder responder;
   const Admission admission;
@@ -103,6 +108,11 @@ Server::~Server() {
 
 void Server::open(UniqueFd inherited_listener) {
   Impl& impl = *impl_;
+  if (!impl.config.pcap_file.empty()) {
+    impl.pcap = std::make_unique<PcapWriter>(
+        PcapWriter::Options{.path = impl.config.pcap_file, .max_size = impl.config.pcap_max_size},
+        impl.log);
+  }
   if (inherited_listener) {
     impl.listener = Listener::adopt(std::move(inherited_listener));
   } else {
@@ -141,6 +151,7 @@ void Server::run() {
     failure = std::current_exception();
   }
   impl_->drain();
+  if (impl_->pcap) impl_->pcap->flush();
   if (failure) std::rethrow_exception(failure);
 }
 
@@ -231,9 +242,11 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
   std::unique_ptr<ByteStream> stream;
   std::shared_ptr<Connection> connection;
   try {
+    const std::uint64_t id = ++connections_started;
+    const Endpoint local = pcap ? tcp_server::local_endpoint(fd.get()) : Endpoint();
     stream = std::make_unique<SocketStream>(std::move(fd));
-    connection =
-        std::make_shared<Connection>(std::move(stream), peer, ++connections_started, services);
+    if (pcap) stream = std::make_unique<CaptureStream>(std::move(stream), *pcap, local, id);
+    connection = std::make_shared<Connection>(std::move(stream), peer, id, services);
     connection->enroll(registry.add(*connection));
   } catch (const std::bad_alloc&) {
     if (connection) {

@@ -7,8 +7,8 @@
 
 namespace tcp_server {
 
-ServerLog::ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format)
-    : logger_(std::move(logger)), encoder_(make_log_encoder(format)) {}
+ServerLog::ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format, bool hex_payloads)
+    : logger_(std::move(logger)), encoder_(make_log_encoder(format, hex_payloads)) {}
 
 namespace {
 

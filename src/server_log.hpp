@@ -25,7 +25,9 @@ namespace tcp_server {
 // order). Thread safe.
 class ServerLog {
  public:
-  explicit ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format = LogFormat::kText);
+  // hex_payloads: --log-hex (see make_log_encoder).
+  explicit ServerLog(std::shared_ptr<spdlog::logger> logger, LogFormat format = LogFormat::kText,
+                     bool hex_payloads = false);
 
   // bounded_by: what limit the derived max_connections comes from ("kernel.pid_max", ...);
   // empty when --max-connections set it.

@@ -30,6 +30,16 @@ class ByteStream {
   ByteStream& operator=(const ByteStream&) = delete;
   virtual ~ByteStream() = default;
 
+  // The connection has admitted its client (PROXY header, access rules, limits): client is its
+  // real address, the one a PROXY header named or the peer. What was received so far was the
+  // PROXY header, except first_bytes: received with it, they begin the conversation. A stream
+  // that records the conversation (--pcap's CaptureStream) starts here; a stream that wraps
+  // another passes it on.
+  virtual void on_admitted(const Endpoint& client, std::string_view first_bytes) noexcept {
+    (void)client;
+    (void)first_bytes;
+  }
+
   // Failures are ignored: a stream the peer already reset fails the same way on its first
   // receive, which reports it properly.
   virtual void configure(const StreamOptions& options) noexcept = 0;

@@ -41,6 +41,7 @@ struct ServerConfig {
   bool log_payloads = true;
   std::size_t log_payload_max = 256;  // input bytes of a payload shown in one log line
   TextEncoding encoding;  // the clients' (--encoding): payloads are decoded from it for the log
+  bool log_hex = false;   // --log-hex: payloads logged as hex (see PayloadStyle)
 
   std::size_t max_connections = 0;  // 0: derived at start (connection_ceiling())
   std::size_t max_per_ip = 0;       // 0: no per-address limit
@@ -61,6 +62,10 @@ struct ServerConfig {
   ProxyVersions proxy_protocol = ProxyVersions::kNone;
   std::vector<Cidr> trusted_proxies;
   std::chrono::milliseconds proxy_header_timeout{std::chrono::seconds(5)};
+
+  // --pcap: every connection's bytes written to this file as TCP segments; empty: off.
+  std::string pcap_file;
+  std::uint64_t pcap_max_size = 0;  // bytes; 0: no limit
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;

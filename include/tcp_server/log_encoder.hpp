@@ -62,7 +62,9 @@ class LogEncoder {
   virtual void note(LogLine& out, std::string_view event, std::string_view text) const = 0;
 };
 
-std::unique_ptr<LogEncoder> make_log_encoder(LogFormat format);
+// hex_payloads (--log-hex): message()'s payload is hex (PayloadStyle::kHex), which JSON names
+// "payload_hex" instead of "payload"; a text dump needs nothing of the text encoder.
+std::unique_ptr<LogEncoder> make_log_encoder(LogFormat format, bool hex_payloads = false);
 
 // "3.2 s", "0.004 s", "125 s": short, one decimal from a second on.
 std::string format_duration(std::chrono::steady_clock::duration duration);

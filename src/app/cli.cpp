@@ -233,6 +233,20 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
           },
           ""))  // no description: the help shows "ADDR:PORT", not "ADDR:PORT:ADDR:PORT"
       ->group("Operations");
+  app.add_flag("--log-hex", config.log_hex,
+               "Log payloads as hex dumps (offset, hex, printable column, as xxd); JSON: a "
+               "payload_hex field")
+      ->group("Testing");
+  app.add_option("--pcap", config.pcap_file,
+                 "Write every connection's bytes, both ways, to this pcap file (as TCP segments "
+                 "with the clients' real addresses, for Wireshark or tshark)")
+      ->type_name("FILE")
+      ->group("Testing");
+  app.add_option("--pcap-max-size", config.pcap_max_size,
+                 "Stop writing the pcap file at this size (e.g. 100MiB); 0: no limit")
+      ->transform(cli::size_value())
+      ->default_str("0")
+      ->group("Testing");
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
