@@ -2,13 +2,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <ostream>
 #include <string>
 
 #include "cli_common/options.hpp"
+#include "tcp_server/access_rule_files.hpp"
 #include "tcp_server/access_rules.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/reply_text.hpp"
@@ -132,28 +131,18 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
             },
             "CIDR"));
   };
-  const auto add_network_file = [&app](const std::string& name, std::vector<Cidr>& networks,
+  // The files are read once all options are parsed (load_access_rules), and again on SIGHUP.
+  const auto add_network_file = [&app](const std::string& name, std::vector<std::string>& paths,
                                        const std::string& description) {
     app.add_option_function<std::string>(
-           name,
-           [&networks](const std::string& path) {
-             std::ifstream in(path);
-             const std::string text{std::istreambuf_iterator<char>(in),
-                                    std::istreambuf_iterator<char>()};
-             for (const Cidr& network : parse_cidr_list(text)) networks.push_back(network);
-           },
-           description)
+           name, [&paths](const std::string& path) { paths.push_back(path); }, description)
         ->type_name("PATH")
         ->check(CLI::Validator(
             [](std::string& path) -> std::string {
-              std::ifstream in(path);
-              if (!in) return "cannot read " + path;
-              const std::string text{std::istreambuf_iterator<char>(in),
-                                     std::istreambuf_iterator<char>()};
               try {
-                (void)parse_cidr_list(text);
-              } catch (const std::invalid_argument& error) {
-                return path + ": " + error.what();
+                (void)read_cidr_file(path);
+              } catch (const AccessRuleFileError& error) {
+                return error.what();
               }
               return {};
             },
@@ -171,14 +160,17 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                "refused");
   add_duration(app, "--proxy-header-timeout", config.proxy_header_timeout,
                "How long a proxy may take to send its header");
-  add_networks("--allow", config.access.allow,
+  AccessRuleSources& access = options.access_sources;
+  add_networks("--allow", access.fixed.allow,
                "Serve only clients in this network (repeatable; e.g. 10.0.0.0/8, ::1)");
-  add_networks("--deny", config.access.deny,
+  add_networks("--deny", access.fixed.deny,
                "Refuse clients in this network (repeatable; wins over --allow)");
-  add_network_file("--allow-file", config.access.allow,
-                   "--allow for each network in a file (one per line, # comments)");
-  add_network_file("--deny-file", config.access.deny,
-                   "--deny for each network in a file (one per line, # comments)");
+  add_network_file("--allow-file", access.allow_files,
+                   "--allow for each network in a file (one per line, # comments); re-read on "
+                   "SIGHUP");
+  add_network_file("--deny-file", access.deny_files,
+                   "--deny for each network in a file (one per line, # comments); re-read on "
+                   "SIGHUP");
   const std::map<std::string, LogFormat> log_formats{{"text", LogFormat::kText},
                                                      {"json", LogFormat::kJson}};
   app.add_option("--log-format", config.log_format,
@@ -186,7 +178,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->transform(CLI::CheckedTransformer(log_formats))
       ->default_str("text");
   app.add_option("--log-file", options.log_file,
-                 "Append the log to this file instead of standard output")
+                 "Append the log to this file instead of standard output; reopened on SIGHUP "
+                 "(for logrotate)")
       ->type_name("PATH");
   add_duration(app, "--stats-interval", options.stats_interval,
                "Log the counters this often (SIGUSR1 logs them at any time)");
@@ -225,6 +218,13 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   }
 
   config.log_payloads = !quiet;
+  try {
+    config.access = load_access_rules(access);
+  } catch (const AccessRuleFileError& error) {
+    // The file changed since the check above.
+    print_error(err, std::string("--allow-file/--deny-file: ") + error.what());
+    return {std::nullopt, 2};
+  }
   // Every text the server sends is encoded here, once; connections send these bytes as they are.
   const auto encode = [&](const char* option, const std::string& typed, std::string& sent) {
     try {

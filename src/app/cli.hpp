@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "tcp_server/access_rule_files.hpp"
 #include "tcp_server/config.hpp"
 
 namespace tcp_server {
@@ -17,6 +18,8 @@ struct AppOptions {
   spdlog::level::level_enum log_level = spdlog::level::info;
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_file;                         // empty: standard output
+  // Where server.access came from, for SIGHUP to read the files again.
+  AccessRuleSources access_sources;
 };
 
 struct CommandLine {

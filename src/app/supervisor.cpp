@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "process_log.hpp"
+#include "reloads.hpp"
 #include "signal_watcher.hpp"
 #include "tcp_server/server.hpp"
 #include "tcp_server/systemd.hpp"
@@ -60,6 +61,20 @@ class ServingThread {
   std::thread thread_;
 };
 
+// SIGHUP: one line per part reloaded or failed. Runs during a drain too (a log rotated then
+// is reopened); it never stops the server or touches a connection.
+void reload(const Reloader& reloader, ProcessLog& log) {
+  if (reloader.empty()) {
+    log.note(spdlog::level::info, "reload",
+             "received SIGHUP: nothing to reload (no --log-file, --allow-file or --deny-file)");
+    return;
+  }
+  for (const ReloadOutcome& outcome : reloader.reload_all()) {
+    log.note(outcome.result.ok ? spdlog::level::info : spdlog::level::err, "reload",
+             format_reload_outcome(outcome));
+  }
+}
+
 }  // namespace
 
 int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
@@ -73,7 +88,7 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
   // blocked mask and the signals reach only the signalfd.
   std::optional<SignalWatcher> signals;
   try {
-    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1});
+    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1, SIGHUP});
   } catch (const std::exception& error) {
     std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 1;
@@ -108,6 +123,7 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
   int status = 0;
   try {
     Server server(options.server, log->server_logger());
+    const Reloader reloader = process_reloads(options, *log, server);
     server.open(std::move(inherited.listener));
     systemd.notify("READY=1\nSTATUS=listening on " + server.local_endpoint().to_string());
     ServingThread serving(server, *signals);
@@ -160,6 +176,10 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
       }
       if (signal == SIGUSR1) {
         log->stats("stats", server.stats());
+        continue;
+      }
+      if (signal == SIGHUP) {
+        reload(reloader, *log);
         continue;
       }
       if (stopping) {
