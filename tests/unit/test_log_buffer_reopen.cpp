@@ -97,10 +97,13 @@ TEST(LogBufferReopen, EveryLineGoesWholeToExactlyOneDestinationInOrder) {
   constexpr int kThreads = 4;
   constexpr int kLinesEach = 5000;
   std::atomic<int> appended{0};
+  std::atomic<bool> switched{false};
   std::vector<std::thread> writers;
   for (int t = 0; t < kThreads; ++t) {
     writers.emplace_back([&, t] {
       for (int i = 0; i < kLinesEach; ++i) {
+        // The last quarter only after the switch, so the new destination gets lines for sure.
+        if (i == kLinesEach * 3 / 4) switched.wait(false);
         buffer->append("t" + std::to_string(t) + " " + std::to_string(i) + " " +
                            std::string(static_cast<std::size_t>(i % 50), 'x') + "\n",
                        LogBuffer::Waiting::kForRoom);
@@ -108,13 +111,13 @@ TEST(LogBufferReopen, EveryLineGoesWholeToExactlyOneDestinationInOrder) {
       }
     });
   }
-  // Switch in the middle of the stream (bounded: the writers finish regardless).
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (appended.load() < kThreads * kLinesEach / 2 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::yield();
-  }
-  ASSERT_TRUE(buffer->replace_destination(new_file.take_write_end()));
+  // Switch in the middle of the stream, while lines flow (the writers are between their half
+  // and their three quarters, at the least).
+  while (appended.load() < kThreads * kLinesEach / 2) std::this_thread::yield();
+  const bool replaced = buffer->replace_destination(new_file.take_write_end());
+  switched = true;
+  switched.notify_all();
+  ASSERT_TRUE(replaced);
   // The old destination is closed once its last batch is written, while lines still flow.
   EXPECT_TRUE(old_file.wait_for_eof(10s));
   for (auto& writer : writers) writer.join();
