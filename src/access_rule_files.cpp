@@ -31,10 +31,6 @@ std::string read_whole_file(const std::string& path) {
   }
 }
 
-void append_file(const std::string& path, std::vector<Cidr>& networks) {
-  for (const Cidr& network : read_cidr_file(path)) networks.push_back(network);
-}
-
 }  // namespace
 
 std::vector<Cidr> read_cidr_file(const std::string& path) {
@@ -46,10 +42,17 @@ std::vector<Cidr> read_cidr_file(const std::string& path) {
   }
 }
 
+void append_cidr_files(const std::vector<std::string>& paths, std::vector<Cidr>& networks) {
+  for (const std::string& path : paths) {
+    const std::vector<Cidr> list = read_cidr_file(path);
+    networks.insert(networks.end(), list.begin(), list.end());
+  }
+}
+
 AccessRules load_access_rules(const AccessRuleSources& sources) {
   AccessRules rules = sources.fixed;
-  for (const std::string& path : sources.allow_files) append_file(path, rules.allow);
-  for (const std::string& path : sources.deny_files) append_file(path, rules.deny);
+  append_cidr_files(sources.allow_files, rules.allow);
+  append_cidr_files(sources.deny_files, rules.deny);
   return rules;
 }
 

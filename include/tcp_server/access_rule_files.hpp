@@ -32,6 +32,9 @@ class AccessRuleFileError : public std::runtime_error {
 // The networks in one list file (parse_cidr_list's format). Throws AccessRuleFileError.
 std::vector<Cidr> read_cidr_file(const std::string& path);
 
+// Appends the networks of each file in paths, in order. Throws AccessRuleFileError.
+void append_cidr_files(const std::vector<std::string>& paths, std::vector<Cidr>& networks);
+
 // The fixed rules followed by every file's networks, files in order. Throws
 // AccessRuleFileError at the first file that cannot be read or parsed.
 AccessRules load_access_rules(const AccessRuleSources& sources);

@@ -131,22 +131,12 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
             },
             "CIDR"));
   };
-  // The files are read once all options are parsed (load_access_rules), and again on SIGHUP.
+  // The files are read once all options are parsed, and again on each SIGHUP (the supervisor).
   const auto add_network_file = [&app](const std::string& name, std::vector<std::string>& paths,
                                        const std::string& description) {
     app.add_option_function<std::string>(
            name, [&paths](const std::string& path) { paths.push_back(path); }, description)
-        ->type_name("PATH")
-        ->check(CLI::Validator(
-            [](std::string& path) -> std::string {
-              try {
-                (void)read_cidr_file(path);
-              } catch (const AccessRuleFileError& error) {
-                return error.what();
-              }
-              return {};
-            },
-            "PATH"));
+        ->type_name("PATH");
   };
   const std::map<std::string, ProxyVersions> proxy_versions{
       {"v1", ProxyVersions::kV1}, {"v2", ProxyVersions::kV2}, {"any", ProxyVersions::kAny}};
@@ -218,11 +208,19 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   }
 
   config.log_payloads = !quiet;
-  try {
-    config.access = load_access_rules(access);
-  } catch (const AccessRuleFileError& error) {
-    // The file changed since the check above.
-    print_error(err, std::string("--allow-file/--deny-file: ") + error.what());
+  config.access = access.fixed;
+  const auto read_lists = [&](const char* option, const std::vector<std::string>& paths,
+                              std::vector<Cidr>& networks) {
+    try {
+      append_cidr_files(paths, networks);
+      return true;
+    } catch (const AccessRuleFileError& error) {
+      print_error(err, std::string(option) + ": " + error.what());
+      return false;
+    }
+  };
+  if (!read_lists("--allow-file", access.allow_files, config.access.allow) ||
+      !read_lists("--deny-file", access.deny_files, config.access.deny)) {
     return {std::nullopt, 2};
   }
   // Every text the server sends is encoded here, once; connections send these bytes as they are.
