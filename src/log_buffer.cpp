@@ -157,7 +157,7 @@ bool LogBuffer::replace_destination(UniqueFd destination) {
   std::unique_ptr<Destination> unused;  // closed outside the lock
   {
     std::lock_guard lock(mutex_);
-    if (closing_) {
+    if (closing_ || failure_) {
       unused = std::move(next);
       return false;
     }

@@ -65,8 +65,8 @@ class LogBuffer {
   // Switches to a new destination (a --log-file reopened after logrotate moved the old one) between
   // two batches: every line is written exactly once, to the old destination if it was handed to
   // the writer before the switch and to the new one otherwise, and the old destination is closed
-  // once its last batch is written. Returns false (and closes destination) once closing. A
-  // destination that has failed stays failed: the server is stopping by then.
+  // once its last batch is written. Returns false (and closes destination) once closing, or
+  // once the destination has failed (on_failure ran: the server is stopping by then).
   bool replace_destination(UniqueFd destination);
 
   // From now on no caller waits for room past deadline.

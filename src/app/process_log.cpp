@@ -18,9 +18,12 @@ constexpr std::size_t kLogBufferBytes = 4 * 1024 * 1024;
 constexpr std::chrono::seconds kCloseStallLimit{1};
 
 // Appending, created if missing; a missing directory is an error (no surprise mkdir -p).
-// Invalid with errno set when it cannot be opened.
-UniqueFd open_log_file(const std::string& path) {
-  return UniqueFd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644));
+// Invalid with errno set when it cannot be opened. extra_flags: O_NONBLOCK on a reopen, so a
+// --log-file that is a FIFO nobody reads any more fails (ENXIO) instead of blocking the thread
+// that reads signals; it has no effect on a regular file.
+UniqueFd open_log_file(const std::string& path, int extra_flags = 0) {
+  return UniqueFd(::open(path.c_str(),
+                         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | extra_flags, 0644));
 }
 
 UniqueFd open_destination(const std::string& log_file) {
@@ -80,7 +83,7 @@ void ProcessLog::stats(std::string_view label, const StatsSnapshot& snapshot) {
 
 ReloadResult ProcessLog::reopen_log_file() {
   if (log_file_.empty()) return ReloadResult::failed("no --log-file to reopen");
-  UniqueFd file = open_log_file(log_file_);
+  UniqueFd file = open_log_file(log_file_, O_NONBLOCK);
   if (!file) {
     const int error = errno;
     return ReloadResult::failed(
@@ -88,7 +91,7 @@ ReloadResult ProcessLog::reopen_log_file() {
                     std::generic_category().message(error)));
   }
   if (!buffer_->replace_destination(std::move(file))) {
-    return ReloadResult::failed("the log is closing");
+    return ReloadResult::failed("the log output has failed or is closing");
   }
   return ReloadResult::reloaded("reopened " + log_file_);
 }

@@ -268,6 +268,36 @@ TEST(Reload, LogrotateCreateModeLosesAndDuplicatesNoLineOf20BusyClients) {
   expect_each_line_once(clients, kClients, {before, after});
 }
 
+TEST(Reload, ALogFileThatCannotBeReopenedKeepsTheOldOneAndSaysWhy) {
+  TempDir dir;
+  std::filesystem::create_directory(dir.path("logs"));
+  const std::string log = dir.path("logs/server.log");
+  ServerProcess server(log, {});
+  const Endpoint endpoint = server.endpoint();
+  // The directory goes away (no mkdir -p on a reopen): the file stays open where it moved.
+  std::filesystem::rename(dir.path("logs"), dir.path("moved"));
+  const std::string moved = dir.path("moved/server.log");
+  server.process->send_signal(SIGHUP);
+  ASSERT_TRUE(file_contains(moved, "reload failed: log file: cannot reopen " + log +
+                                       ": No such file or directory; still writing to the file "
+                                       "opened before"))
+      << read_file(moved);
+  TestClient client(endpoint);
+  client.send("still logged\n");
+  EXPECT_EQ(client.read_line(), "ok\n");
+  EXPECT_TRUE(file_contains(moved, client.local().to_string() + " still logged"));
+  // Once the path can be opened again, the next SIGHUP moves there.
+  std::filesystem::create_directory(dir.path("logs"));
+  server.process->send_signal(SIGHUP);
+  ASSERT_TRUE(file_contains(log, "reload: log file: reopened " + log));
+  client.send("in the new file\n");
+  EXPECT_EQ(client.read_line(), "ok\n");
+  EXPECT_TRUE(file_contains(log, client.local().to_string() + " in the new file"));
+  server.process->send_signal(SIGTERM);
+  EXPECT_EQ(server.process->wait_for_exit(20s), 0) << server.process->stderr_text();
+  EXPECT_EQ(read_file(moved).find("in the new file"), std::string::npos);
+}
+
 TEST(Reload, AnEditedDenyFileRefusesNewClientsFromTheAddressAndLeavesConnectedOnesServed) {
   TempDir dir;
   const std::string deny = dir.write("deny", "# nobody yet\n");

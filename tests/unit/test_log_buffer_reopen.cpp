@@ -193,5 +193,19 @@ TEST(LogBufferReopen, AReplacementAfterCloseIsRefusedAndClosed) {
   EXPECT_TRUE(new_file.wait_for_eof(10s));  // not kept open by anyone
 }
 
+TEST(LogBufferReopen, AReplacementAfterTheDestinationFailedIsRefused) {
+  DrainedPipe new_file;
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  UniqueFd read_end(fds[0]);
+  std::promise<void> failed;
+  LogBuffer buffer(UniqueFd(fds[1]), 1 << 20, [&](std::error_code) { failed.set_value(); });
+  read_end.reset();  // the reader is gone: EPIPE
+  buffer.append("lost\n", LogBuffer::Waiting::kForRoom);
+  ASSERT_EQ(failed.get_future().wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(buffer.replace_destination(new_file.take_write_end()));
+  EXPECT_TRUE(new_file.wait_for_eof(10s));
+}
+
 }  // namespace
 }  // namespace tcp_server
