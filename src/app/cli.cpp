@@ -196,6 +196,14 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->transform(cli::size_value())
       ->default_str("256KiB");
 
+  // help2man turns this into the man page's last paragraph.
+  app.footer(
+      "Signals: SIGTERM or SIGINT stops accepting, drains (--drain-timeout) and exits 0; a "
+      "second one exits at once. SIGUSR1 logs the counters. SIGHUP reopens --log-file (for "
+      "logrotate) and re-reads --allow-file and --deny-file for clients that connect after it; "
+      "connected clients are left alone, and a file that cannot be read or parsed keeps the "
+      "old rules.");
+
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
   });

@@ -484,5 +484,12 @@ TEST(Reload, ASighupSentWhileTheServerIsStillStartingWaitsForItInsteadOfKillingI
   EXPECT_EQ(server.process->wait_for_exit(20s), 0) << server.process->stderr_text();
 }
 
+TEST(Reload, HelpAndSoTheManPageSayWhatSighupDoes) {
+  const Completed help = run_to_completion({kBinary, "--help"});
+  ASSERT_EQ(help.status, 0);
+  EXPECT_NE(help.out.find("SIGHUP reopens --log-file"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("re-reads --allow-file and --deny-file"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tcp_server::testing
