@@ -13,6 +13,10 @@
 namespace tcp_server {
 namespace {
 
+// Far more than any real list (a million networks is about 20 MiB), so that a path that never
+// ends (/dev/zero, a FIFO someone fills) fails with a reason instead of eating the memory.
+constexpr std::size_t kMaxListBytes = 64 * 1024 * 1024;
+
 [[noreturn]] void throw_unreadable(const std::string& path, int error) {
   throw AccessRuleFileError(
       fmt::format("cannot read {}: {}", path, std::generic_category().message(error)));
@@ -28,6 +32,10 @@ std::string read_whole_file(const std::string& path) {
     if (n < 0) throw_unreadable(path, errno);  // EISDIR for a directory
     if (n == 0) return text;
     text.append(chunk, static_cast<std::size_t>(n));
+    if (text.size() > kMaxListBytes) {
+      throw AccessRuleFileError(
+          fmt::format("{} is larger than {} MiB", path, kMaxListBytes / (1024 * 1024)));
+    }
   }
 }
 

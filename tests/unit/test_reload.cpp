@@ -126,6 +126,12 @@ TEST(AccessRuleFiles, AMissingFileOrADirectoryIsNamedWithTheSystemsReason) {
   EXPECT_NE(error_of(sources).find("Is a directory"), std::string::npos) << error_of(sources);
 }
 
+TEST(AccessRuleFiles, AFileThatNeverEndsIsRefusedInsteadOfReadForever) {
+  AccessRuleSources sources;
+  sources.deny_files = {"/dev/zero"};
+  EXPECT_EQ(error_of(sources), "/dev/zero is larger than 64 MiB");
+}
+
 TEST(LiveAccessRules, AReplacementAppliesToNewChecksWhileAHeldSnapshotStaysAsItWas) {
   LiveAccessRules live(AccessRules{});
   const auto before = live.current();
