@@ -103,6 +103,11 @@ std::optional<std::string> AccessRules::refusal(const Endpoint& client) const {
   return std::string("not in any --allow network");
 }
 
+CidrListError::CidrListError(std::size_t line, const std::string& reason)
+    : std::invalid_argument(fmt::format("line {}: {}", line, reason)),
+      line_(line),
+      reason_(reason) {}
+
 std::vector<Cidr> parse_cidr_list(std::string_view text) {
   std::vector<Cidr> networks;
   std::size_t line_number = 0;
@@ -119,7 +124,7 @@ std::vector<Cidr> parse_cidr_list(std::string_view text) {
     line = line.substr(first, line.find_last_not_of(" \t\r") - first + 1);
     std::string why;
     auto cidr = Cidr::parse(line, &why);
-    if (!cidr) throw std::invalid_argument(fmt::format("line {}: {}", line_number, why));
+    if (!cidr) throw CidrListError(line_number, why);
     networks.push_back(*cidr);
   }
   return networks;

@@ -22,7 +22,7 @@ std::optional<Refusal> Admission::untrusted_proxy(const Endpoint& peer) const {
 }
 
 std::optional<Refusal> Admission::denied(const Endpoint& client) const {
-  auto refusal = config_.access.refusal(client);
+  auto refusal = access_.current()->refusal(client);
   if (!refusal) return std::nullopt;
   return Refusal{RejectReason::kDenied, std::move(*refusal)};
 }

@@ -9,6 +9,7 @@
 #include "tcp_server/byte_stream.hpp"
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
+#include "tcp_server/live_access_rules.hpp"
 #include "tcp_server/stats.hpp"
 
 namespace tcp_server {
@@ -27,15 +28,18 @@ struct Refusal {
 // the registry: see Registration::admit()). The checks are pure. Thread safe.
 class Admission {
  public:
-  // config, stats and log outlive this.
-  Admission(const ServerConfig& config, ServerStats& stats, ServerLog& log) noexcept
-      : config_(config), stats_(stats), log_(log) {}
+  // config, stats and log outlive this. The access rules start as config.access.
+  Admission(const ServerConfig& config, ServerStats& stats, ServerLog& log)
+      : config_(config), stats_(stats), log_(log), access_(config.access) {}
 
   [[nodiscard]] static std::optional<Refusal> over_limit(std::size_t open,
                                                          std::size_t max_connections);
   // With --proxy-protocol, only a --trusted-proxy may connect.
   [[nodiscard]] std::optional<Refusal> untrusted_proxy(const Endpoint& peer) const;
+  // Against the access rules current when called: once per client, when it is admitted.
   [[nodiscard]] std::optional<Refusal> denied(const Endpoint& client) const;
+  // For clients admitted from now on; connected ones are not re-checked.
+  void replace_access_rules(AccessRules rules) { access_.replace(std::move(rules)); }
   // For a client whose --max-per-ip group is full.
   [[nodiscard]] Refusal per_ip_refusal() const;
 
@@ -54,6 +58,7 @@ class Admission {
   const ServerConfig& config_;
   ServerStats& stats_;
   ServerLog& log_;
+  LiveAccessRules access_;
 };
 
 }  // namespace tcp_server

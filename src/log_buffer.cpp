@@ -152,6 +152,21 @@ void LogBuffer::append(std::string_view lines, Waiting waiting) {
   commit(lock, was_empty);
 }
 
+bool LogBuffer::replace_destination(UniqueFd destination) {
+  auto next = std::make_unique<Destination>(std::move(destination));
+  std::unique_ptr<Destination> unused;  // closed outside the lock
+  {
+    std::lock_guard lock(mutex_);
+    if (closing_ || failure_) {
+      unused = std::move(next);
+      return false;
+    }
+    unused = std::exchange(next_destination_, std::move(next));
+  }
+  ready_.notify_one();
+  return true;
+}
+
 void LogBuffer::stop_waiting_after(std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard lock(mutex_);
@@ -196,7 +211,9 @@ void LogBuffer::run_writer() {
   ::pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
 
   std::unique_lock lock(mutex_);
-  const auto has_work = [&] { return !pending_.empty() || closing_; };
+  const auto has_work = [&] {
+    return !pending_.empty() || closing_ || next_destination_ != nullptr;
+  };
   for (;;) {
     if (!has_work()) {
       ready_.wait_for(lock, kLinger, has_work);
@@ -205,6 +222,17 @@ void LogBuffer::run_writer() {
         ready_.wait(lock, has_work);
         writer_asleep_ = false;
       }
+    }
+    if (next_destination_) {
+      // Between batches: the last batch went whole to the old destination, the next goes whole
+      // to the new one. The old one is closed now rather than at the next line, so the rotated
+      // file is complete moments after the signal even on a quiet server.
+      std::unique_ptr<Destination> retired =
+          std::exchange(destination_, std::move(next_destination_));
+      lock.unlock();
+      retired.reset();
+      lock.lock();
+      continue;
     }
     if (pending_.empty()) return;  // closing, and everything was handed out
     batch_.swap(pending_);

@@ -77,7 +77,7 @@ struct Server::Impl {
   std::unique_ptr<PcapWriter> pcap;
   Waker waker;
   const Responder responder;
-  const Admission admission;
+  Admission admission;  // not const: its access rules can be replaced (replace_access_rules)
   const ConnectionServices services;
   ConnectionRegistry registry;
   ConnectionThreads threads;
@@ -158,6 +158,10 @@ void Server::run() {
 void Server::stop() noexcept {
   impl_->stop_requested.store(true);
   impl_->waker.notify();
+}
+
+void Server::replace_access_rules(AccessRules rules) {
+  impl_->admission.replace_access_rules(std::move(rules));
 }
 
 StatsSnapshot Server::stats() const {

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,8 +44,21 @@ struct AccessRules {
   [[nodiscard]] std::optional<std::string> refusal(const Endpoint& client) const;
 };
 
+// A bad entry in a list of networks: what() is "line 3: <why>"; line() and reason() let a
+// caller name the file as "deny.txt:3: <why>".
+class CidrListError : public std::invalid_argument {
+ public:
+  CidrListError(std::size_t line, const std::string& reason);
+  [[nodiscard]] std::size_t line() const noexcept { return line_; }
+  [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::size_t line_;
+  std::string reason_;
+};
+
 // Networks from a file's text, one per line; '#' starts a comment; blank lines are skipped.
-// Throws std::invalid_argument naming the line number of a bad entry.
+// Throws CidrListError naming the line number of a bad entry.
 std::vector<Cidr> parse_cidr_list(std::string_view text);
 
 }  // namespace tcp_server

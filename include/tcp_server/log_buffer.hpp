@@ -62,6 +62,13 @@ class LogBuffer {
   // Appends bytes that are already formatted (one or more whole lines).
   void append(std::string_view lines, Waiting waiting);
 
+  // Switches to a new destination (a --log-file reopened after logrotate moved the old one) between
+  // two batches: every line is written exactly once, to the old destination if it was handed to
+  // the writer before the switch and to the new one otherwise, and the old destination is closed
+  // once its last batch is written. Returns false (and closes destination) once closing, or
+  // once the destination has failed (on_failure ran: the server is stopping by then).
+  bool replace_destination(UniqueFd destination);
+
   // From now on no caller waits for room past deadline.
   void stop_waiting_after(std::chrono::steady_clock::time_point deadline);
 
@@ -100,12 +107,14 @@ class LogBuffer {
   bool closing_ = false;
   std::optional<std::chrono::steady_clock::time_point> wait_deadline_;
   std::optional<LogBufferReport> report_;
+  std::unique_ptr<Destination> next_destination_;  // taken by the writer between batches
   // Read by the writer without the lock: the stall limit once closing (0: not closing), and
   // when the destination last accepted a byte (steady_clock ticks).
   std::atomic<std::int64_t> close_stall_limit_ns_{0};
   std::atomic<std::int64_t> last_progress_ns_{0};
 
-  // The writer thread's own: the batch being written and how many lines it holds.
+  // The writer thread's own: the batch being written and how many lines it holds. destination_
+  // too, once the writer runs: only the writer replaces it.
   std::string batch_;
   std::uint64_t batch_lines_ = 0;
   std::thread writer_;

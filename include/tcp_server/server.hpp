@@ -46,6 +46,11 @@ class Server {
   // Starts the shutdown. Thread safe, idempotent, returns at once.
   void stop() noexcept;
 
+  // Replaces config.access (SIGHUP re-reads --allow-file/--deny-file): clients admitted from now
+  // on are checked against rules; connected clients are left alone, never re-checked or
+  // dropped. Thread safe; the check costs nothing per message.
+  void replace_access_rules(AccessRules rules);
+
   // Counters plus the number of live connections. Thread safe.
   [[nodiscard]] StatsSnapshot stats() const;
 

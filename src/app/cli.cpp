@@ -2,13 +2,12 @@
 
 #include <CLI/CLI.hpp>
 
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <ostream>
 #include <string>
 
 #include "cli_common/options.hpp"
+#include "tcp_server/access_rule_files.hpp"
 #include "tcp_server/access_rules.hpp"
 #include "tcp_server/listen_address.hpp"
 #include "tcp_server/log_format.hpp"
@@ -133,32 +132,12 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
             },
             "CIDR"));
   };
-  const auto add_network_file = [&app](const std::string& name, std::vector<Cidr>& networks,
+  // The files are read once all options are parsed, and again on each SIGHUP (the supervisor).
+  const auto add_network_file = [&app](const std::string& name, std::vector<std::string>& paths,
                                        const std::string& description) {
     app.add_option_function<std::string>(
-           name,
-           [&networks](const std::string& path) {
-             std::ifstream in(path);
-             const std::string text{std::istreambuf_iterator<char>(in),
-                                    std::istreambuf_iterator<char>()};
-             for (const Cidr& network : parse_cidr_list(text)) networks.push_back(network);
-           },
-           description)
-        ->type_name("PATH")
-        ->check(CLI::Validator(
-            [](std::string& path) -> std::string {
-              std::ifstream in(path);
-              if (!in) return "cannot read " + path;
-              const std::string text{std::istreambuf_iterator<char>(in),
-                                     std::istreambuf_iterator<char>()};
-              try {
-                (void)parse_cidr_list(text);
-              } catch (const std::invalid_argument& error) {
-                return path + ": " + error.what();
-              }
-              return {};
-            },
-            "PATH"));
+           name, [&paths](const std::string& path) { paths.push_back(path); }, description)
+        ->type_name("PATH");
   };
   const std::map<std::string, ProxyVersions> proxy_versions{
       {"v1", ProxyVersions::kV1}, {"v2", ProxyVersions::kV2}, {"any", ProxyVersions::kAny}};
@@ -172,14 +151,17 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
                "refused");
   add_duration(app, "--proxy-header-timeout", config.proxy_header_timeout,
                "How long a proxy may take to send its header");
-  add_networks("--allow", config.access.allow,
+  AccessRuleSources& access = options.access_sources;
+  add_networks("--allow", access.fixed.allow,
                "Serve only clients in this network (repeatable; e.g. 10.0.0.0/8, ::1)");
-  add_networks("--deny", config.access.deny,
+  add_networks("--deny", access.fixed.deny,
                "Refuse clients in this network (repeatable; wins over --allow)");
-  add_network_file("--allow-file", config.access.allow,
-                   "--allow for each network in a file (one per line, # comments)");
-  add_network_file("--deny-file", config.access.deny,
-                   "--deny for each network in a file (one per line, # comments)");
+  add_network_file("--allow-file", access.allow_files,
+                   "--allow for each network in a file (one per line, # comments); re-read on "
+                   "SIGHUP");
+  add_network_file("--deny-file", access.deny_files,
+                   "--deny for each network in a file (one per line, # comments); re-read on "
+                   "SIGHUP");
   const std::map<std::string, LogFormat> log_formats{{"text", LogFormat::kText},
                                                      {"json", LogFormat::kJson}};
   app.add_option("--log-format", config.log_format,
@@ -187,7 +169,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->transform(CLI::CheckedTransformer(log_formats))
       ->default_str("text");
   app.add_option("--log-file", options.log_file,
-                 "Append the log to this file instead of standard output")
+                 "Append the log to this file instead of standard output; reopened on SIGHUP "
+                 "(for logrotate)")
       ->type_name("PATH");
   add_duration(app, "--stats-interval", options.stats_interval,
                "Log the counters this often (SIGUSR1 logs them at any time)");
@@ -247,6 +230,13 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->transform(cli::size_value())
       ->default_str("0")
       ->group("Testing");
+  // help2man turns this into the man page's last paragraph.
+  app.footer(
+      "Signals: SIGTERM or SIGINT stops accepting, drains (--drain-timeout) and exits 0; a "
+      "second one exits at once. SIGUSR1 logs the counters. SIGHUP reopens --log-file (for "
+      "logrotate) and re-reads --allow-file and --deny-file for clients that connect after it; "
+      "connected clients are left alone, and a file that cannot be read or parsed keeps the "
+      "old rules.");
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
@@ -260,6 +250,21 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   }
 
   config.log_payloads = !quiet;
+  config.access = access.fixed;
+  const auto read_lists = [&](const char* option, const std::vector<std::string>& paths,
+                              std::vector<Cidr>& networks) {
+    try {
+      append_cidr_files(paths, networks);
+      return true;
+    } catch (const AccessRuleFileError& error) {
+      print_error(err, std::string(option) + ": " + error.what());
+      return false;
+    }
+  };
+  if (!read_lists("--allow-file", access.allow_files, config.access.allow) ||
+      !read_lists("--deny-file", access.deny_files, config.access.deny)) {
+    return {std::nullopt, 2};
+  }
   // Every text the server sends is encoded here, once; connections send these bytes as they are.
   const auto encode = [&](const char* option, const std::string& typed, std::string& sent) {
     try {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "tcp_server/access_rule_files.hpp"
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
 
@@ -19,6 +20,8 @@ struct AppOptions {
   std::chrono::milliseconds stats_interval{0};  // 0: no periodic stats line
   std::string log_file;                         // empty: standard output
   std::optional<Endpoint> metrics_listen;       // --metrics-listen; empty: no metrics endpoint
+  // Where server.access came from, for SIGHUP to read the files again.
+  AccessRuleSources access_sources;
 };
 
 struct CommandLine {

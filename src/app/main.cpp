@@ -9,6 +9,7 @@
 
 int main(int argc, char** argv) {
   using namespace tcp_server;
+  block_reload_and_stats_signals();
   const bool stdout_was_closed = occupy_closed_standard_fds();
   const CommandLine command_line = parse_command_line(argc, argv, std::cout, std::cerr);
   if (!command_line.options) return command_line.exit_code;

@@ -17,6 +17,15 @@ constexpr std::size_t kLogBufferBytes = 4 * 1024 * 1024;
 // How long close() keeps trying a destination that accepts nothing.
 constexpr std::chrono::seconds kCloseStallLimit{1};
 
+// Appending, created if missing; a missing directory is an error (no surprise mkdir -p).
+// Invalid with errno set when it cannot be opened. extra_flags: O_NONBLOCK on a reopen, so a
+// --log-file that is a FIFO nobody reads any more fails (ENXIO) instead of blocking the thread
+// that reads signals; it has no effect on a regular file.
+UniqueFd open_log_file(const std::string& path, int extra_flags = 0) {
+  return UniqueFd(::open(path.c_str(),
+                         O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | extra_flags, 0644));
+}
+
 UniqueFd open_destination(const std::string& log_file) {
   if (log_file.empty()) {
     UniqueFd out(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3));
@@ -26,8 +35,7 @@ UniqueFd open_destination(const std::string& log_file) {
     }
     return out;
   }
-  // Appending, created if missing; a missing directory is an error (no surprise mkdir -p).
-  UniqueFd file(::open(log_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  UniqueFd file = open_log_file(log_file);
   if (!file) {
     throw std::system_error(errno, std::generic_category(), "--log-file: cannot open " + log_file);
   }
@@ -48,7 +56,8 @@ std::shared_ptr<spdlog::logger> make_logger(std::shared_ptr<LogBuffer> buffer,
 
 ProcessLog::ProcessLog(const std::string& log_file, spdlog::level::level_enum level,
                        LogFormat format, std::function<void(std::error_code)> on_failure)
-    : buffer_(std::make_shared<LogBuffer>(open_destination(log_file), kLogBufferBytes,
+    : log_file_(log_file),
+      buffer_(std::make_shared<LogBuffer>(open_destination(log_file), kLogBufferBytes,
                                           std::move(on_failure))),
       encoder_(make_log_encoder(format)),
       server_logger_(
@@ -70,6 +79,21 @@ void ProcessLog::note(spdlog::level::level_enum level, std::string_view event,
 
 void ProcessLog::stats(std::string_view label, const StatsSnapshot& snapshot) {
   write(spdlog::level::info, [&](LogLine& line) { encoder_->stats(line, label, snapshot); });
+}
+
+ReloadResult ProcessLog::reopen_log_file() {
+  if (log_file_.empty()) return ReloadResult::failed("no --log-file to reopen");
+  UniqueFd file = open_log_file(log_file_, O_NONBLOCK);
+  if (!file) {
+    const int error = errno;
+    return ReloadResult::failed(
+        fmt::format("cannot reopen {}: {}; still writing to the file opened before", log_file_,
+                    std::generic_category().message(error)));
+  }
+  if (!buffer_->replace_destination(std::move(file))) {
+    return ReloadResult::failed("the log output has failed or is closing");
+  }
+  return ReloadResult::reloaded("reopened " + log_file_);
 }
 
 void ProcessLog::stop_waiting_after(std::chrono::steady_clock::time_point deadline) {

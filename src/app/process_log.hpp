@@ -12,6 +12,7 @@
 #include "tcp_server/log_buffer.hpp"
 #include "tcp_server/log_encoder.hpp"
 #include "tcp_server/log_format.hpp"
+#include "tcp_server/reloadable.hpp"
 
 namespace tcp_server {
 
@@ -31,6 +32,13 @@ class ProcessLog {
   void note(spdlog::level::level_enum level, std::string_view event, const std::string& text);
   // The counters ("stats: active 3, ..."), as the server would log them; never waits either.
   void stats(std::string_view label, const StatsSnapshot& snapshot);
+  // The --log-file, if one was given ("" for standard output).
+  [[nodiscard]] const std::string& log_file() const noexcept { return log_file_; }
+  // Opens the --log-file path again and writes there from the next batch on (logrotate moved
+  // the old file away and created a new one: its `create` mode, as nginx and HAProxy do). When
+  // the path cannot be opened, the log keeps going to the file already open, and the result
+  // says why. Only with a --log-file.
+  ReloadResult reopen_log_file();
   // During shutdown: no thread waits for room in the log past deadline.
   void stop_waiting_after(std::chrono::steady_clock::time_point deadline);
   // Writes what is left (giving up when the destination accepts nothing for a second) and says
@@ -42,6 +50,7 @@ class ProcessLog {
   template <typename Encode>
   void write(spdlog::level::level_enum level, Encode encode);
 
+  std::string log_file_;
   std::shared_ptr<LogBuffer> buffer_;
   std::unique_ptr<LogEncoder> encoder_;
   std::shared_ptr<spdlog::logger> server_logger_;

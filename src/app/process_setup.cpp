@@ -1,6 +1,7 @@
 #include "process_setup.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -17,6 +18,15 @@ bool occupy_closed_standard_fds() {
     if (::open("/dev/null", O_RDWR) != fd) std::_Exit(1);
   }
   return stdout_closed;
+}
+
+void block_reload_and_stats_signals() {
+  sigset_t signals;
+  ::sigemptyset(&signals);
+  ::sigaddset(&signals, SIGHUP);
+  ::sigaddset(&signals, SIGUSR1);
+  // Cannot fail with a valid how and set (sigprocmask(2)).
+  ::sigprocmask(SIG_BLOCK, &signals, nullptr);
 }
 
 }  // namespace tcp_server

@@ -10,4 +10,10 @@ namespace tcp_server {
 // whether stdout was closed. Call first thing in main().
 bool occupy_closed_standard_fds();
 
+// Blocks SIGHUP (reload) and SIGUSR1 (stats): their default action ends the process, and
+// logrotate's postrotate or a monitoring script may send one while the server is still starting,
+// before the supervisor watches them. Blocked, they stay pending until then, and are read as
+// the requests they are. Call first thing in main(), before any thread starts.
+void block_reload_and_stats_signals();
+
 }  // namespace tcp_server

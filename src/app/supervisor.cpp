@@ -18,6 +18,7 @@
 
 #include "metrics_endpoint.hpp"
 #include "process_log.hpp"
+#include "reloads.hpp"
 #include "signal_watcher.hpp"
 #include "tcp_server/metrics.hpp"
 #include "tcp_server/server.hpp"
@@ -62,6 +63,20 @@ class ServingThread {
   std::thread thread_;
 };
 
+// SIGHUP: one line per part reloaded or failed. Runs during a drain too (a log rotated then
+// is reopened); it never stops the server or touches a connection.
+void reload(const Reloader& reloader, ProcessLog& log) {
+  if (reloader.empty()) {
+    log.note(spdlog::level::info, "reload",
+             "received SIGHUP: nothing to reload (no --log-file, --allow-file or --deny-file)");
+    return;
+  }
+  for (const ReloadOutcome& outcome : reloader.reload_all()) {
+    log.note(outcome.result.ok ? spdlog::level::info : spdlog::level::err, "reload",
+             format_reload_outcome(outcome));
+  }
+}
+
 }  // namespace
 
 int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
@@ -75,7 +90,7 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
   // blocked mask and the signals reach only the signalfd.
   std::optional<SignalWatcher> signals;
   try {
-    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1});
+    signals.emplace(std::initializer_list<int>{SIGINT, SIGTERM, SIGUSR1, SIGHUP});
   } catch (const std::exception& error) {
     std::cerr << "tcp_server: error: " << error.what() << '\n';
     return 1;
@@ -110,6 +125,7 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
   int status = 0;
   try {
     Server server(options.server, log->server_logger());
+    const Reloader reloader = process_reloads(options, *log, server);
     server.open(std::move(inherited.listener));
     // Before serving, so that a bad address stops the start; destroyed before the server.
     std::optional<MetricsEndpoint> metrics;
@@ -171,6 +187,10 @@ int run_until_stopped(const AppOptions& options, InheritedSockets inherited,
       }
       if (signal == SIGUSR1) {
         log->stats("stats", server.stats());
+        continue;
+      }
+      if (signal == SIGHUP) {
+        reload(reloader, *log);
         continue;
       }
       if (stopping) {
