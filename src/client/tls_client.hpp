@@ -1,0 +1,69 @@
+#pragma once
+
+// tcp_client's TLS (OpenSSL 3): one SSL_CTX per run built from TlsClientOptions, and a
+// ClientStream per connection. Verification is the CA file (or the system's trust store) plus
+// the server name, or a pin of the server certificate's SHA-256, or nothing (--tls-insecure).
+
+#include <openssl/ssl.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "client_stream.hpp"
+
+namespace tcp_server::client {
+
+using Sha256 = std::array<unsigned char, 32>;
+
+// A SHA-256 fingerprint as people paste it: 64 hex digits, either case, with or without a
+// colon between byte pairs (`openssl x509 -fingerprint -sha256` prints "AB:CD:..."). nullopt
+// for anything else.
+std::optional<Sha256> parse_sha256_fingerprint(std::string_view text);
+// "AB:CD:...", the form openssl prints.
+std::string format_fingerprint(const Sha256& digest);
+
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* context) const noexcept { SSL_CTX_free(context); }
+};
+struct SslSessionDeleter {
+  void operator()(SSL_SESSION* session) const noexcept { SSL_SESSION_free(session); }
+};
+struct BioMethodDeleter {
+  void operator()(BIO_METHOD* method) const noexcept { BIO_meth_free(method); }
+};
+
+class TlsSessionStore {
+ public:
+  void keep(SSL_SESSION* session) { last_.reset(session); }  // takes the reference
+  [[nodiscard]] SSL_SESSION* last() const { return last_.get(); }
+
+ private:
+  std::unique_ptr<SSL_SESSION, SslSessionDeleter> last_;
+};
+
+class TlsClientContext {
+ public:
+  // host: the target's --host, the name verified when options.server_name is empty. Throws
+  // std::runtime_error, one line naming the option or file at fault.
+  TlsClientContext(const TlsClientOptions& options, const std::string& host);
+
+  // A stream over a connected non-blocking socket; its handshake starts at the first step.
+  [[nodiscard]] std::unique_ptr<ClientStream> wrap(UniqueFd fd, TlsSessionStore* sessions) const;
+  [[nodiscard]] bool resume() const { return resume_; }
+
+ private:
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> context_;
+  // Sends with MSG_NOSIGNAL: OpenSSL's socket BIO write()s, and a peer that reset would raise
+  // SIGPIPE, which a library must not ignore process-wide.
+  std::unique_ptr<BIO_METHOD, BioMethodDeleter> socket_method_;
+  std::string server_name_;  // SNI (not for an IP literal) and the name verified
+  std::optional<Sha256> pin_;
+  bool verify_ = true;
+  bool resume_ = false;
+};
+
+}  // namespace tcp_server::client
