@@ -215,8 +215,11 @@ class TlsStream final : public ClientStream {
     }
     if (code == SSL_ERROR_SSL) return IoResult::failed(openssl_reason());
     ERR_clear_error();
-    return IoResult::failed(handshaking ? "the server closed the connection during the handshake"
-                                        : "the connection ended without a TLS close_notify");
+    if (handshaking)
+      return IoResult::failed("the server closed the connection during the handshake");
+    // End of stream without close_notify, after ours was sent (SSL_OP_IGNORE_UNEXPECTED_EOF
+    // covers the case before): the end of the stream, as for a plain socket.
+    return IoResult::with(IoStatus::kClosed);
   }
 
   std::optional<std::string> check_pin() const {
@@ -327,6 +330,12 @@ TlsClientContext::TlsClientContext(const TlsClientOptions& options, const std::s
     }
     require_readable("--tls-key", options.key_file);
     if (SSL_CTX_use_PrivateKey_file(context, options.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+      if (ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH) {
+        ERR_clear_error();
+        throw std::runtime_error("--tls-key " + options.key_file +
+                                 " does not match the certificate in --tls-cert " +
+                                 options.cert_file);
+      }
       throw std::runtime_error("--tls-key " + options.key_file + ": not a PEM private key (" +
                                openssl_reason() + ")");
     }
