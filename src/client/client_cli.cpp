@@ -181,8 +181,9 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
   CLI::Option* bench_tls = add_tls(*bench_command, bench.tls);
   bench_command
       ->add_flag("--tls-resume", bench.tls.resume,
-                 "Resume the previous connection's TLS session (ticket) instead of a full "
-                 "handshake; the report says how many handshakes really resumed")
+                 "Offer the newest TLS session ticket received (reused until a newer one "
+                 "comes) instead of a full handshake; the report says how many handshakes the "
+                 "server really resumed")
       ->needs(bench_tls)
       ->group("TLS");
 

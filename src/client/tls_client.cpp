@@ -160,14 +160,16 @@ class TlsStream final : public ClientStream {
     return IoResult::done(written);
   }
 
-  // close_notify, once, best effort (the socket is non-blocking). Also what keeps the session
-  // resumable: OpenSSL marks the session of an SSL freed without it not resumable.
+  // close_notify, once, best effort (the socket is non-blocking).
   void shutdown_write() override {
     if (!established_ || failed_ || shut_down_) return;
     shut_down_ = true;
     prepare();
     SSL_shutdown(ssl_.get());
     ERR_clear_error();
+    // SSL_shutdown refuses while a post-handshake message (a ticket) is half read, and SSL_free
+    // then marks the session not resumable (SSL_free(3)): this connection ended well, say so.
+    SSL_set_shutdown(ssl_.get(), SSL_get_shutdown(ssl_.get()) | SSL_SENT_SHUTDOWN);
   }
 
   [[nodiscard]] bool has_buffered_input() const override {
@@ -247,6 +249,11 @@ class TlsStream final : public ClientStream {
 };
 
 }  // namespace
+
+std::unique_ptr<SSL_SESSION, SslSessionDeleter> TlsSessionStore::offer() const {
+  if (!newest_ || SSL_SESSION_is_resumable(newest_.get()) != 1) return nullptr;
+  return std::unique_ptr<SSL_SESSION, SslSessionDeleter>(SSL_SESSION_dup(newest_.get()));
+}
 
 std::optional<Sha256> parse_sha256_fingerprint(std::string_view text) {
   Sha256 digest{};
@@ -380,9 +387,8 @@ std::unique_ptr<ClientStream> TlsClientContext::wrap(UniqueFd fd, TlsSessionStor
   }
   if (sessions != nullptr) {
     SSL_set_app_data(ssl.get(), sessions);
-    SSL_SESSION* last = sessions->last();
-    if (resume_ && last != nullptr && SSL_SESSION_is_resumable(last) == 1) {
-      SSL_set_session(ssl.get(), last);
+    if (resume_) {
+      if (const auto session = sessions->offer()) SSL_set_session(ssl.get(), session.get());
     }
   }
   return std::make_unique<TlsStream>(std::move(fd), ssl.release(), socket_method_.get(), pin_,

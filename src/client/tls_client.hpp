@@ -36,13 +36,20 @@ struct BioMethodDeleter {
   void operator()(BIO_METHOD* method) const noexcept { BIO_meth_free(method); }
 };
 
+// The newest session (TLS 1.3: ticket) a thread's connections received, offered by each of
+// its next connections until a newer one arrives. Offered as a copy: OpenSSL's client marks a
+// TLS 1.3 session not resumable once it has resumed with it (RFC 8446 C.4 would have a client
+// use a ticket once), and OpenSSL-based servers send two tickets after a full handshake but
+// none after a resumption, so single use would make every third handshake a full one. A server
+// that does hold tickets to one use then does full handshakes, and the count says so.
 class TlsSessionStore {
  public:
-  void keep(SSL_SESSION* session) { last_.reset(session); }  // takes the reference
-  [[nodiscard]] SSL_SESSION* last() const { return last_.get(); }
+  void keep(SSL_SESSION* session) { newest_.reset(session); }  // takes the reference
+  // A copy of the newest resumable session; nullptr when there is none.
+  [[nodiscard]] std::unique_ptr<SSL_SESSION, SslSessionDeleter> offer() const;
 
  private:
-  std::unique_ptr<SSL_SESSION, SslSessionDeleter> last_;
+  std::unique_ptr<SSL_SESSION, SslSessionDeleter> newest_;
 };
 
 class TlsClientContext {
