@@ -240,7 +240,7 @@ class TlsStream final : public ClientStream {
   UniqueFd fd_;  // declared first: closed after the SSL is freed
   SocketState socket_;
   std::unique_ptr<SSL, SslDeleter> ssl_;
-  const std::optional<Sha256>& pin_;
+  std::optional<Sha256> pin_;
   bool verify_;
   std::string server_name_;
   bool established_ = false;

@@ -59,6 +59,7 @@ class TlsClientContext {
   TlsClientContext(const TlsClientOptions& options, const std::string& host);
 
   // A stream over a connected non-blocking socket; its handshake starts at the first step.
+  // The context must outlive it (its BIO uses the context's BIO_METHOD).
   [[nodiscard]] std::unique_ptr<ClientStream> wrap(UniqueFd fd, TlsSessionStore* sessions) const;
   [[nodiscard]] bool resume() const { return resume_; }
 

@@ -278,6 +278,17 @@ TEST_F(TlsClient, BenchPingpongAndChurnCountTheirHandshakes) {
       << churn.out;
 }
 
+TEST_F(TlsClient, BenchHoldCountsAConnectionOnceItsHandshakeIsDone) {
+  PythonTlsEcho server(certificates());
+  const auto hold = client("bench", server.port,
+                           {"--tls", "--tls-ca", path("ca.pem"), "--echo", "--mode", "hold", "-c",
+                            "5", "--hold-time", "200ms", "--json"});
+  EXPECT_EQ(hold.status, 0) << hold.err;
+  EXPECT_TRUE(std::regex_search(
+      hold.out, std::regex(R"("connections_completed":5,"answered":5,.*"handshakes":5,)")))
+      << hold.out;
+}
+
 TEST_F(TlsClient, ResumeReallyResumesWithTheServersTickets) {
   PythonTlsEcho server(certificates());
   const auto result = client("bench", server.port,
