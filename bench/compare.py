@@ -525,8 +525,8 @@ def add_tls_section(tls_results, tls_skipped, add):
     add("## TLS (TLS 1.3, one ECDSA P-256 certificate)")
     add("")
     add("`tcp_client bench --tls --tls-ca cert.pem` (the certificate verified, as a real client "
-        "would); churn is a full handshake per connection, resumed churn offers the previous "
-        "connection's session ticket (`--tls-resume`) and counts the handshakes that really "
+        "would); churn is a full handshake per connection, resumed churn offers the newest "
+        "session ticket received (`--tls-resume`) and counts the handshakes the server really "
         "resumed. stunnel's figures include the tcp_server behind it; socat forks a process "
         "(and `cat`) per connection, counted through its reaped children's CPU but not their "
         "RSS; socat echoes, the others answer `+PONG`.")
@@ -580,7 +580,8 @@ def write_markdown(results, tls_results, tls_skipped, args, elapsed, path):
         f"every reply checked; timed runs {args.duration}, median rate of {args.repeat} runs "
         f"(the other figures are from that run); hold: 10,000 connections idle {args.hold_time}, "
         f"then each must answer. Every server is started fresh for every run.")
-    add(f"- Took {elapsed:.0f} s.")
+    add(f"- Took {elapsed:.0f} s; load average at the end {os.getloadavg()[0]:.1f} (anything "
+        f"well above 0 means something else shared the CPUs).")
     add("")
     if results:
         add_plain_sections(results, add)
