@@ -356,14 +356,18 @@ def main():
                 continue
             results[server.name] = measure(client, server, WORKLOADS, args)
         cert, key = make_certificate(workdir)
-        chosen, tls_skipped = tls_servers(args.build, workdir, cert, key)
+        chosen, skipped = tls_servers(args.build, workdir, cert, key)
+
+        def wanted(name):
+            return not only or "tls" in only or name in only
+
+        tls_skipped = {name: why for name, why in skipped.items() if wanted(name)}
         for name, why in tls_skipped.items():
             print(f"{name:22} skipped: {why}", file=sys.stderr, flush=True)
         for server in chosen:
-            if only and "tls" not in only and server.name not in only:
-                continue
-            tls_results[server.name] = measure(client, server, TLS_WORKLOADS, args,
-                                               ["--tls", "--tls-ca", cert])
+            if wanted(server.name):
+                tls_results[server.name] = measure(client, server, TLS_WORKLOADS, args,
+                                                   ["--tls", "--tls-ca", cert])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - started
