@@ -215,7 +215,14 @@ class TlsStream final : public ClientStream {
         return IoResult::failed(message);
       }
     }
-    if (code == SSL_ERROR_SSL) return IoResult::failed(openssl_reason());
+    if (code == SSL_ERROR_SSL) {
+      // The usual reason for this one: a plaintext server answered the ClientHello.
+      const bool not_tls = handshaking && ERR_GET_LIB(ERR_peek_last_error()) == ERR_LIB_SSL &&
+                           ERR_GET_REASON(ERR_peek_last_error()) == SSL_R_WRONG_VERSION_NUMBER;
+      std::string reason = openssl_reason();
+      if (not_tls) reason += " (the server's answer is not TLS)";
+      return IoResult::failed(reason);
+    }
     ERR_clear_error();
     if (handshaking)
       return IoResult::failed("the server closed the connection during the handshake");
