@@ -271,7 +271,7 @@ TEST_F(TlsClient, BenchPingpongAndChurnCountTheirHandshakes) {
       << pingpong.out;
   const auto churn = client("bench", server.port,
                             {"--tls", "--tls-ca", path("ca.pem"), "--echo", "--mode", "churn",
-                             "--concurrency", "2", "-d", "500ms", "--json"});
+                             "--concurrency", "2", "-d", "1s", "--json"});
   EXPECT_EQ(churn.status, 0) << churn.err;
   EXPECT_TRUE(std::regex_search(
       churn.out, std::regex(R"("connections_completed":[1-9][0-9]*,.*"resumed":0,)")))
@@ -293,7 +293,7 @@ TEST_F(TlsClient, ResumeReallyResumesWithTheServersTickets) {
   PythonTlsEcho server(certificates());
   const auto result = client("bench", server.port,
                              {"--tls", "--tls-ca", path("ca.pem"), "--echo", "--mode", "churn",
-                              "--concurrency", "2", "-d", "500ms", "--tls-resume", "--json"});
+                              "--concurrency", "2", "-d", "1s", "--tls-resume", "--json"});
   EXPECT_EQ(result.status, 0) << result.err;
   std::smatch match;
   ASSERT_TRUE(std::regex_search(result.out, match,
@@ -380,7 +380,7 @@ TEST_F(TlsClient, BenchWithAWrongPinMeasuresNothingAndSaysWhy) {
   PythonTlsEcho server(certificates());
   const auto result = client("bench", server.port,
                              {"--tls", "--tls-pin", certificates().fingerprint("client.pem"),
-                              "--echo", "-c", "2", "-d", "200ms"});
+                              "--echo", "-c", "2", "-d", "1s"});
   EXPECT_EQ(result.status, 1);
   EXPECT_NE(result.err.find("tcp_client: error: TLS: certificate pin mismatch"), std::string::npos)
       << result.err;
