@@ -7,13 +7,16 @@ port the kernel chose, and stopped by the PID this script started. Every run is 
 tcp_client's --duration / --hold-time / --timeout plus a hard subprocess timeout.
 
 Usage: bench/compare.py --build build/release [--duration 3s] [--repeat 3] [--only NAME,...]
-Normally run through bench/run, which installs the peers and builds first.
+Normally run through bench/run, which installs the peers and builds first. `--only tls` runs
+just the TLS section (tcp_server's own TLS, stunnel in front of tcp_server, socat, Node `tls`,
+Python `ssl`), with one ECDSA P-256 certificate made by the openssl CLI for all of them.
 """
 import argparse
 import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -45,20 +48,34 @@ class Server:
     """One peer process: started, its port read from its output, measured, stopped by PID."""
 
     def __init__(self, name, argv_for_port, announces_port, workdir, log_file=None,
-                 stdout_to_null=False, metrics=False):
+                 stdout_to_null=False, expect=EXPECT, helpers=(), metrics=False):
         self.name = name
         self.metrics = metrics  # serves /metrics (--metrics-listen): scraped during the run
         self.metrics_port = None
+        self.counts_file = None  # set by start(count=True): perf stat's output
+        self.expect = expect  # the reply to each MESSAGE (an echo server: MESSAGE itself)
+        # Processes this one needs running first (stunnel's backend), measured with it: their
+        # CPU, RSS and context switches are added to its own.
+        self.helpers = list(helpers)
         self.argv_for_port = argv_for_port
         self.announces_port = announces_port
         self.workdir = workdir
         self.log_file = log_file  # where the "listening on" line goes, when not to stdout
         self.stdout_to_null = stdout_to_null  # its log (stdout) to /dev/null, not to a file
-        self.counts_file = None  # set by start(count=True): perf stat's output
 
     def start(self, count=False):
         """count: run the server under `perf stat` (syscalls and context switches of every thread
         it ever had); read them with counts() after stop()."""
+        for helper in self.helpers:
+            helper.start()
+        try:
+            self.start_own(count)
+        except BaseException:
+            for helper in self.helpers:
+                helper.stop()
+            raise
+
+    def start_own(self, count):
         port = 0 if self.announces_port else free_port()
         if self.log_file and os.path.exists(self.log_file):
             os.unlink(self.log_file)  # a fresh log per run: an old "listening on" would mislead
@@ -66,6 +83,7 @@ class Server:
             mode="w+", dir=self.workdir, prefix=self.name + "_", suffix=".out")
         argv = self.argv_for_port(port)
         self.counts_file = None
+        self.metrics_port = None
         if count:
             self.counts_file = os.path.join(self.workdir, "perf_counts.csv")
             argv = ["perf", "stat", "-x", ",", "-e", ",".join(COUNTED_EVENTS),
@@ -87,8 +105,12 @@ class Server:
                     if "metrics on http://" in line:
                         self.metrics_port = int(line.split("/metrics")[0].rsplit(":", 1)[1])
                 for line in announced.splitlines():
-                    if "listening on" in line and (self.metrics_port or not self.metrics):
-                        self.port = int(line.split("listening on ", 1)[1].split()[0].rsplit(":", 1)[1])
+                    if self.metrics and not self.metrics_port:
+                        break
+                    # "listening on 127.0.0.1:PORT", whatever follows (tls, a fingerprint).
+                    found = re.search(r"listening on .*?127\.0\.0\.1:(\d+)", line)
+                    if found:
+                        self.port = int(found.group(1))
                         return
             else:
                 try:
@@ -132,14 +154,17 @@ class Server:
     def cpu_seconds(self):
         with open(f"/proc/{self.pid}/stat") as stat:
             fields = stat.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+        # utime + stime, and cutime + cstime: the children it forked and reaped (socat fork).
+        own = sum(int(field) for field in fields[11:15]) / CLOCK_TICKS
+        return own + sum(helper.cpu_seconds() for helper in self.helpers)
 
     def status_mib(self, field):
+        own = 0.0
         with open(f"/proc/{self.pid}/status") as status:
             for line in status:
                 if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+                    own = int(line.split()[1]) / 1024
+        return own + sum(helper.status_mib(field) for helper in self.helpers)
 
     def context_switches(self):
         """Voluntary and involuntary, summed over the threads alive now (those that exited are
@@ -153,7 +178,7 @@ class Server:
                             total += int(line.split()[1])
             except OSError:
                 pass  # the thread exited meanwhile
-        return total
+        return total + sum(helper.context_switches() for helper in self.helpers)
 
     def peak_rss_mib(self):
         return self.status_mib("VmHWM")
@@ -174,6 +199,8 @@ class Server:
                 self.process.kill()
                 self.process.wait(timeout=10)
         self.output.close()
+        for helper in self.helpers:
+            helper.stop()
 
 
 def servers(build, workdir, baseline=None):
@@ -224,6 +251,81 @@ def servers(build, workdir, baseline=None):
     ]
 
 
+def make_certificate(workdir):
+    """One ECDSA P-256 certificate (localhost, 127.0.0.1) for every TLS server, self-signed:
+    tcp_client verifies it as its CA."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    return cert, key
+
+
+def tls_servers(build, workdir, cert, key):
+    """The TLS peers, and {name: why} for those that cannot run here."""
+    tcp_server = os.path.join(build, "tcp_server")
+    python = sys.executable
+    common = ["--host", "127.0.0.1", "--reply", r"+PONG\r\n", "--backlog", "1024", "--quiet"]
+    skipped = {}
+    chosen = []
+    help_text = subprocess.run([tcp_server, "--help"], capture_output=True, text=True,
+                               timeout=30).stdout
+    if "--tls-cert" in help_text:
+        chosen.append(Server("tcp_server --tls", lambda p: [
+            tcp_server, "--port", str(p), *common, "--tls-cert", cert, "--tls-key", key],
+            True, workdir))
+    else:
+        skipped["tcp_server --tls"] = "this tcp_server has no --tls-cert (TLS not merged yet)"
+
+    # What users do today: stunnel terminating TLS in front of plain tcp_server.
+    stunnel = shutil.which("stunnel4") or shutil.which("stunnel")
+    if stunnel:
+        backend = Server("stunnel backend", lambda p: [tcp_server, "--port", str(p), *common],
+                         True, workdir)
+        config = os.path.join(workdir, "stunnel.conf")
+
+        def stunnel_argv(port):
+            with open(config, "w") as out:
+                out.write(f"foreground = yes\npid =\ndebug = 3\n[bench]\n"
+                          f"accept = 127.0.0.1:{port}\nconnect = 127.0.0.1:{backend.port}\n"
+                          f"cert = {cert}\nkey = {key}\nsslVersionMin = TLSv1.3\n")
+            return [stunnel, config]
+
+        chosen.append(Server("stunnel -> tcp_server", stunnel_argv, False, workdir,
+                             helpers=[backend]))
+    else:
+        skipped["stunnel -> tcp_server"] = "stunnel4 is not installed"
+
+    # An echo: every request comes back as it went.
+    if shutil.which("socat"):
+        chosen.append(Server("socat OPENSSL-LISTEN", lambda p: [
+            "socat", f"OPENSSL-LISTEN:{p},bind=127.0.0.1,fork,reuseaddr,cert={cert},key={key},"
+            "verify=0,openssl-min-proto-version=TLS1.3,backlog=1024", "EXEC:cat"],
+            False, workdir, expect=MESSAGE))
+    else:
+        skipped["socat OPENSSL-LISTEN"] = "socat is not installed"
+
+    if shutil.which("node"):
+        chosen.append(Server("node tls", lambda p: [
+            "node", os.path.join(PEERS, "node_tls_server.js"), str(p), cert, key], True, workdir))
+    else:
+        skipped["node tls"] = "node is not installed"
+
+    chosen.append(Server("tutorial Python ssl", lambda p: [
+        python, os.path.join(PEERS, "tutorial_tls_server.py"), str(p), cert, key], True, workdir))
+    return chosen, skipped
+
+
+# TLS 1.3 throughout (OpenSSL 3 on both sides negotiates it; the peers are told the minimum).
+TLS_WORKLOADS = [
+    ("tls pingpong 50", ["--mode", "pingpong", "--connections", "50"], True),
+    ("tls churn 50", ["--mode", "churn", "--concurrency", "50"], True),
+    ("tls resumed churn 50", ["--mode", "churn", "--concurrency", "50", "--tls-resume"], True),
+]
+
+
 WORKLOADS = [
     # name, tcp_client bench arguments (duration added for the timed ones)
     ("pingpong 1", ["--mode", "pingpong", "--connections", "1"], True),
@@ -244,11 +346,12 @@ def perf_can_count():
         "<not counted>" not in probe.stderr
 
 
-def counted_run(client, server, workload_args, duration):
+def counted_run(client, server, workload_args, duration, client_args=()):
     """One more run of a timed workload, the server under `perf stat`: its syscalls and context
     switches per reply, over its whole run (start-up, connects and stop included: a few hundred
     syscalls, against ~10^5 replies). Kept apart from the rate runs, which perf would slow."""
-    result = run_once(client, server, workload_args, True, duration, None, count=True)
+    result = run_once(client, server, workload_args, True, duration, None, client_args,
+                      count=True)
     counts = server.counts()
     replies = result.get("replies") or 0
     if not replies or len(counts) != len(COUNTED_EVENTS):
@@ -259,13 +362,15 @@ def counted_run(client, server, workload_args, duration):
             "rate_under_perf": result["rate"]}
 
 
-def run_once(client, server, workload_args, timed, duration, hold_time, count=False):
+def run_once(client, server, workload_args, timed, duration, hold_time, client_args=(),
+             count=False):
     server.start(count=count)
     try:
         cpu_before = server.cpu_seconds()
         switches_before = server.context_switches()
         argv = [client, "bench", "--port", str(server.port), "--message", MESSAGE,
-                "--expect", EXPECT, "--json", "--no-progress", *workload_args]
+                "--expect", server.expect, "--json", "--no-progress", *client_args,
+                *workload_args]
         argv += ["--duration", duration] if timed else ["--hold-time", hold_time,
                                                         "--timeout", "20s"]
         # The server's RSS is sampled while the client runs (connections open), as well as its
@@ -319,15 +424,16 @@ def main():
     parser.add_argument("--duration", default="3s")
     parser.add_argument("--hold-time", default="3s")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--only", default="", help="comma-separated server names")
+    parser.add_argument("--only", default="",
+                        help="comma-separated server names; 'tls': the TLS section only")
     parser.add_argument("--workloads", default="",
                         help="comma-separated workload names (e.g. 'pingpong 50'); default all")
+    parser.add_argument("--no-count", action="store_true",
+                        help="skip the perf-counted runs (syscalls, context switches per reply)")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs"))
     parser.add_argument("--baseline", default="",
                         help="a build directory whose tcp_server is measured too, as "
                              "'baseline tcp_server' and 'baseline --quiet'")
-    parser.add_argument("--no-count", action="store_true",
-                        help="skip the perf-counted runs (syscalls, context switches per reply)")
     args = parser.parse_args()
     count = not args.no_count and perf_can_count()
     if not args.no_count and not count:
@@ -336,59 +442,82 @@ def main():
     args.build = os.path.abspath(args.build)
     client = os.path.join(args.build, "tcp_client")
     workdir = tempfile.mkdtemp(prefix="tcp_server_bench_")
-    results = {}  # server name -> workload -> the median run
+    results = {}
+    tls_results = {}
+    tls_skipped = {}
+    only = set(filter(None, args.only.split(",")))
     started = time.monotonic()
-    chosen_servers = [server for server in servers(args.build, workdir,
-                                                   os.path.abspath(args.baseline)
-                                                   if args.baseline else None)
-                      if not args.only or server.name in args.only.split(",")]
     try:
-        # Round robin: each repeat of a workload runs every server once before the next repeat,
-        # so that a change in the machine's background load falls on all of them alike rather
-        # than on whichever server happened to be measured then.
-        for name, workload_args, timed in WORKLOADS:
-            if args.workloads and name not in args.workloads.split(","):
-                continue
-            runs = {server.name: [] for server in chosen_servers}
-            for _ in range(args.repeat if timed else 1):
-                for server in chosen_servers:
-                    try:
-                        runs[server.name].append(run_once(client, server, workload_args, timed,
-                                                          args.duration, args.hold_time))
-                    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:
-                        print(f"{server.name} / {name}: {error}", file=sys.stderr)
-            for server in chosen_servers:
-                server_runs = runs[server.name]
-                if not server_runs:
-                    results.setdefault(server.name, {})[name] = None
-                    continue
-                chosen = median_run(server_runs, "rate") if timed else server_runs[0]
-                chosen["rates"] = [run["rate"] for run in server_runs]
-                results.setdefault(server.name, {})[name] = chosen
-                print(f"{server.name:22} {name:13} rate {chosen['rate']:>10.0f}  "
-                      f"p99 {chosen['latency_us']['p99']:>9.1f} us  "
-                      f"errors {chosen['errors']['total']:>5}  "
-                      f"cpu {chosen['server_cpu_s']:.2f} s  rss {chosen['server_peak_rss_mib']:.1f} MiB",
-                      flush=True)
-                if count and name in COUNTED_WORKLOADS:
-                    try:
-                        chosen["counted"] = counted_run(client, server, workload_args,
-                                                        args.duration)
-                        print(f"{'':22} {name:13} syscalls/reply "
-                              f"{chosen['counted']['syscalls_per_reply']:.2f}  context switches/"
-                              f"reply {chosen['counted']['context_switches_per_reply']:.2f}",
-                              flush=True)
-                    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError,
-                            OSError) as error:
-                        print(f"{server.name} / {name} (perf): {error}", file=sys.stderr)
+        results = measure(client, [server for server in servers(
+            args.build, workdir, os.path.abspath(args.baseline) if args.baseline else None)
+            if not only or server.name in only], WORKLOADS, args, count=count)
+        cert, key = make_certificate(workdir)
+        chosen, skipped = tls_servers(args.build, workdir, cert, key)
+
+        def wanted(name):
+            return not only or "tls" in only or name in only
+
+        tls_skipped = {name: why for name, why in skipped.items() if wanted(name)}
+        for name, why in tls_skipped.items():
+            print(f"{name:22} skipped: {why}", file=sys.stderr, flush=True)
+        tls_results = measure(client, [server for server in chosen if wanted(server.name)],
+                              TLS_WORKLOADS, args, ["--tls", "--tls-ca", cert])
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - started
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "benchmarks.json"), "w") as out:
-        json.dump(results, out, indent=1)
-    write_markdown(results, args, elapsed, os.path.join(args.out, "benchmarks.md"))
-    write_chart(results, os.path.join(args.out, "benchmarks.png"), workdir)
+        json.dump({**results, **tls_results}, out, indent=1)
+    write_markdown(results, tls_results, tls_skipped, args, elapsed,
+                   os.path.join(args.out, "benchmarks.md"))
+    if results:
+        write_chart(results, os.path.join(args.out, "benchmarks.png"), workdir)
+
+
+def measure(client, chosen_servers, workloads, args, client_args=(), count=False):
+    """Every workload against each server: {server: {workload: the median of --repeat timed
+    runs}}; prints a line each. Round robin: each repeat of a workload runs every server once
+    before the next repeat, so that a change in the machine's background load falls on all of
+    them alike rather than on whichever server happened to be measured then."""
+    measured = {server.name: {} for server in chosen_servers}
+    for name, workload_args, timed in workloads:
+        if args.workloads and name not in args.workloads.split(","):
+            continue
+        runs = {server.name: [] for server in chosen_servers}
+        for _ in range(args.repeat if timed else 1):
+            for server in chosen_servers:
+                try:
+                    runs[server.name].append(run_once(client, server, workload_args, timed,
+                                                      args.duration, args.hold_time, client_args))
+                except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError) as error:
+                    print(f"{server.name} / {name}: {error}", file=sys.stderr)
+        for server in chosen_servers:
+            server_runs = runs[server.name]
+            if not server_runs:
+                measured[server.name][name] = None
+                continue
+            chosen = median_run(server_runs, "rate") if timed else server_runs[0]
+            chosen["rates"] = [run["rate"] for run in server_runs]
+            measured[server.name][name] = chosen
+            resumed = (f"  resumed {chosen['resumed']}/{chosen['handshakes']}"
+                       if chosen.get("tls") else "")
+            print(f"{server.name:22} {name:13} rate {chosen['rate']:>10.0f}  "
+                  f"p99 {chosen['latency_us']['p99']:>9.1f} us  "
+                  f"errors {chosen['errors']['total']:>5}  "
+                  f"cpu {chosen['server_cpu_s']:.2f} s  rss {chosen['server_peak_rss_mib']:.1f} MiB"
+                  + resumed, flush=True)
+            if count and name in COUNTED_WORKLOADS:
+                try:
+                    chosen["counted"] = counted_run(client, server, workload_args,
+                                                    args.duration, client_args)
+                    print(f"{'':22} {name:13} syscalls/reply "
+                          f"{chosen['counted']['syscalls_per_reply']:.2f}  context switches/"
+                          f"reply {chosen['counted']['context_switches_per_reply']:.2f}",
+                          flush=True)
+                except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError,
+                        OSError) as error:
+                    print(f"{server.name} / {name} (perf): {error}", file=sys.stderr)
+    return measured
 
 
 def rate_of(results, server, workload):
@@ -414,24 +543,7 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def write_markdown(results, args, elapsed, path):
-    lines = []
-    add = lines.append
-    add("# Benchmarks")
-    add("")
-    add("Written by `bench/run` (which runs `bench/compare.py`); do not edit by hand.")
-    add("")
-    add(f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
-    add(f"- Machine: {os.cpu_count()} CPUs ({cpu_model()}), "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-        f"{platform.system()} {platform.release()}; server and load generator share the CPUs.")
-    add(f"- Load: `tcp_client bench` (one event-loop thread), `PING\\r\\n` -> `+PONG\\r\\n`, "
-        f"every reply checked; timed runs {args.duration}, median rate of {args.repeat} runs, "
-        f"taken round robin (each repeat runs every server once) "
-        f"(the other figures are from that run); hold: 10,000 connections idle {args.hold_time}, "
-        f"then each must answer. Every server is started fresh for every run.")
-    add(f"- Took {elapsed:.0f} s.")
-    add("")
+def add_plain_sections(results, add):
     workloads = [name for name, _, _ in WORKLOADS]
     add("## Throughput (requests/s; churn: connections/s) and latency")
     add("")
@@ -542,6 +654,76 @@ def write_markdown(results, args, elapsed, path):
             add(f"| {a} / {b} | {target} | " + " | ".join(
                 ratio_text(results, a, b, w) for w in ("pingpong 50", "pingpong 500")) + " |")
     add("")
+
+
+def add_tls_section(tls_results, tls_skipped, add):
+    workloads = [name for name, _, _ in TLS_WORKLOADS]
+    add("## TLS (TLS 1.3, one ECDSA P-256 certificate)")
+    add("")
+    add("`tcp_client bench --tls --tls-ca cert.pem` (the certificate verified, as a real client "
+        "would); churn is a full handshake per connection, resumed churn offers the newest "
+        "session ticket received (`--tls-resume`) and counts the handshakes the server really "
+        "resumed. stunnel's figures include the tcp_server behind it; socat forks a process "
+        "(and `cat`) per connection, counted through its reaped children's CPU but not their "
+        "RSS; socat echoes, the others answer `+PONG`.")
+    add("")
+    add("| server | " + " | ".join(workloads) + " |")
+    add("| --- |" + " --- |" * len(workloads))
+    for server, runs in tls_results.items():
+        cells = []
+        for workload in workloads:
+            run = runs.get(workload)
+            if not run:
+                cells.append("failed")
+                continue
+            latency = run["latency_us"]
+            errors = run["errors"]["total"]
+            cell = (f"**{run['rate']:,.0f}**<br>p50 {latency['p50'] / 1000:.2f} ms, "
+                    f"p99 {latency['p99'] / 1000:.2f} ms<br>cpu {run['server_cpu_s']:.2f} s, "
+                    f"{run['server_peak_rss_mib']:.1f} MiB")
+            if workload.startswith("tls resumed"):
+                cell += f"<br>resumed {run['resumed']:,} of {run['handshakes']:,}"
+            cells.append(cell + (f"<br>{errors} errors" if errors else ""))
+        add(f"| {server} | " + " | ".join(cells) + " |")
+    for server, why in tls_skipped.items():
+        add(f"| {server} | skipped: {why} |" + " |" * (len(workloads) - 1))
+    add("")
+    add("| comparison | target | " + " | ".join(workloads) + " |")
+    add("| --- | --- |" + " --- |" * len(workloads))
+    for a, b, target in [("tcp_server --tls", "stunnel -> tcp_server", "pingpong >= 1.3"),
+                         ("tcp_server --tls", "node tls", "pingpong, churn >= 1.0"),
+                         ("tcp_server --tls", "socat OPENSSL-LISTEN", ""),
+                         ("tcp_server --tls", "tutorial Python ssl", ""),
+                         ("stunnel -> tcp_server", "node tls", "")]:
+        if a in tls_results and b in tls_results:
+            add(f"| {a} / {b} | {target} | " + " | ".join(
+                ratio_text(tls_results, a, b, w) for w in workloads) + " |")
+    add("")
+
+
+def write_markdown(results, tls_results, tls_skipped, args, elapsed, path):
+    lines = []
+    add = lines.append
+    add("# Benchmarks")
+    add("")
+    add("Written by `bench/run` (which runs `bench/compare.py`); do not edit by hand.")
+    add("")
+    add(f"- Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC")
+    add(f"- Machine: {os.cpu_count()} CPUs ({cpu_model()}), "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"{platform.system()} {platform.release()}; server and load generator share the CPUs.")
+    add(f"- Load: `tcp_client bench` (one event-loop thread), `PING\\r\\n` -> `+PONG\\r\\n`, "
+        f"every reply checked; timed runs {args.duration}, median rate of {args.repeat} runs, "
+        f"taken round robin (each repeat runs every server once) "
+        f"(the other figures are from that run); hold: 10,000 connections idle {args.hold_time}, "
+        f"then each must answer. Every server is started fresh for every run.")
+    add(f"- Took {elapsed:.0f} s; load average at the end {os.getloadavg()[0]:.1f} (anything "
+        f"well above 0 means something else shared the CPUs).")
+    add("")
+    if results:
+        add_plain_sections(results, add)
+    if tls_results or tls_skipped:
+        add_tls_section(tls_results, tls_skipped, add)
     add("## Commands")
     add("")
     add("```sh")

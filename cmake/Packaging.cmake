@@ -47,4 +47,6 @@ string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS
        ", libprometheus-cpp-core1.0 (>= 1.0.1), libprometheus-cpp-pull1.0 (>= 1.0.1)")
 # --pcap.
 string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libpcap0.8 (>= 1.10.3)")
+# TLS (tcp_client --tls).
+string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libssl3 (>= 3.0.0)")
 include(CPack)

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -24,10 +25,11 @@ void ErrorCounts::add(const ErrorCounts& other_counts) noexcept {
   timeout += other_counts.timeout;
   wrong_reply += other_counts.wrong_reply;
   other += other_counts.other;
+  tls += other_counts.tls;
 }
 
 std::uint64_t ErrorCounts::total() const noexcept {
-  return refused + reset + closed + timeout + wrong_reply + other;
+  return refused + reset + closed + timeout + wrong_reply + other + tls;
 }
 
 namespace {
@@ -48,6 +50,9 @@ BenchModeSpec spec_of(const BenchOptions& options) {
 
 BenchResult run_bench(const BenchOptions& options, const Endpoint& server, std::ostream* progress) {
   const BenchModeSpec mode = spec_of(options);
+  std::ostringstream unused_notes;
+  const StreamConnector connector = make_stream_connector(
+      options.tls, options.target, progress != nullptr ? *progress : unused_notes);
   const std::size_t total = mode.connections;
   const std::size_t threads =
       std::clamp<std::size_t>(options.threads, 1, std::max<std::size_t>(total, 1));
@@ -56,8 +61,8 @@ BenchResult run_bench(const BenchOptions& options, const Endpoint& server, std::
   for (std::size_t i = 0; i < threads; ++i) {
     published.push_back(std::make_unique<Published>());
     const std::size_t share = total / threads + (i < total % threads ? 1 : 0);
-    loops.push_back(
-        std::make_unique<BenchLoop>(options, server, share, mode.settings, *published.back()));
+    loops.push_back(std::make_unique<BenchLoop>(options, server, connector, share, mode.settings,
+                                                *published.back()));
   }
 
   const bool show_progress =
@@ -96,6 +101,9 @@ BenchResult run_bench(const BenchOptions& options, const Endpoint& server, std::
     result.replies += part.replies;
     result.connections += part.connections;
     result.answered += part.answered;
+    result.handshakes += part.handshakes;
+    result.resumed += part.resumed;
+    if (result.first_tls_error.empty()) result.first_tls_error = part.first_tls_error;
     result.errors.add(part.errors);
     result.latency.merge(part.latency);
     end = std::max(end, loop->measured_until());

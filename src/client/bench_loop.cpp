@@ -53,15 +53,20 @@ void count(ErrorCounts& counts, ErrorKind kind) {
     case ErrorKind::kOther:
       ++counts.other;
       break;
+    case ErrorKind::kTls:
+      ++counts.tls;
+      break;
   }
 }
 
 }  // namespace
 
-BenchLoop::BenchLoop(const BenchOptions& options, const Endpoint& server, std::size_t slots,
+BenchLoop::BenchLoop(const BenchOptions& options, const Endpoint& server,
+                     const StreamConnector& connector, std::size_t slots,
                      const BenchLoopSettings& settings, Published& published)
     : options_(options),
       server_(server),
+      connector_(connector),
       settings_(settings),
       connections_(slots),
       published_(published),
@@ -84,29 +89,60 @@ BenchLoop::Outcome BenchLoop::handle(BenchConnection& connection, std::uint32_t 
   if (connection.state == BenchConnection::State::kConnecting) {
     int error = 0;
     socklen_t length = sizeof error;
-    ::getsockopt(connection.fd.get(), SOL_SOCKET, SO_ERROR, &error, &length);
+    ::getsockopt(connection.stream->fd(), SOL_SOCKET, SO_ERROR, &error, &length);
     if (error != 0) {
       fail(connection, kind_of(error));
       return {};
     }
     if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) == 0) return {};
-    --connecting_;
-    connection.state = BenchConnection::State::kOpen;
-    connection.watching_writable = false;
-    watch(connection, EPOLL_CTL_MOD, EPOLLIN);
-    return {.kind = Outcome::Kind::kConnected, .replies = 0, .at = {}};
+    connection.state = BenchConnection::State::kHandshaking;
+    return continue_handshake(connection);
+  }
+  if (connection.state == BenchConnection::State::kHandshaking) {
+    return continue_handshake(connection);
   }
   if (connection.state != BenchConnection::State::kOpen) return {};
-  if ((events & EPOLLOUT) != 0 && !connection.unsent.empty()) {
-    if (!flush(connection)) return {};
+  if ((events & EPOLLOUT) != 0) {
+    if (!connection.unsent.empty() && !flush(connection)) return {};
+    if (connection.read_wants_write) {
+      connection.read_wants_write = false;
+      return on_readable(connection);
+    }
   }
   if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) return on_readable(connection);
   return {};
 }
 
+// Plain streams are done at the first step; TLS takes a round trip or two.
+BenchLoop::Outcome BenchLoop::continue_handshake(BenchConnection& connection) {
+  const IoResult step = connection.stream->handshake();
+  switch (step.status) {
+    case IoStatus::kDone:
+      break;
+    case IoStatus::kWantRead:
+      watch(connection, EPOLL_CTL_MOD, EPOLLIN);
+      return {};
+    case IoStatus::kWantWrite:
+      watch(connection, EPOLL_CTL_MOD, EPOLLOUT);
+      return {};
+    default:
+      fail(connection, step);
+      return {};
+  }
+  --connecting_;
+  connection.state = BenchConnection::State::kOpen;
+  connection.watching_writable = false;
+  watch(connection, EPOLL_CTL_MOD, EPOLLIN);
+  if (connector_.tls() && Clock::now() <= deadline_) {
+    ++result_.handshakes;
+    if (connection.stream->resumed()) ++result_.resumed;
+  }
+  return {.kind = Outcome::Kind::kConnected, .replies = 0, .at = {}};
+}
+
 void BenchLoop::start_connect(BenchConnection& connection) {
-  connection.fd.reset(
-      ::socket(server_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
+  connection.stream.reset();
+  UniqueFd fd(::socket(server_.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP));
   connection.started = Clock::now();
   replies_due_ -= connection.outstanding;
   connection.outstanding = 0;
@@ -114,13 +150,15 @@ void BenchLoop::start_connect(BenchConnection& connection) {
   connection.matched = 0;
   connection.unsent.clear();
   connection.watching_writable = false;
-  if (!connection.fd) return fail(connection, ErrorKind::kOther);
+  connection.read_wants_write = false;
+  if (!fd) return fail(connection, ErrorKind::kOther);
   const int one = 1;
-  ::setsockopt(connection.fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(connection.fd.get(), server_.sockaddr_ptr(), server_.sockaddr_length()) != 0 &&
+  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (::connect(fd.get(), server_.sockaddr_ptr(), server_.sockaddr_length()) != 0 &&
       errno != EINPROGRESS) {
     return fail(connection, kind_of(errno));
   }
+  connection.stream = connector_.wrap(std::move(fd), &sessions_);
   // Even a connect that completed at once is confirmed through EPOLLOUT: one code path.
   connection.state = BenchConnection::State::kConnecting;
   ++connecting_;
@@ -131,7 +169,7 @@ void BenchLoop::watch(BenchConnection& connection, int operation, std::uint32_t 
   epoll_event event{};
   event.events = events;
   event.data.ptr = &connection;
-  ::epoll_ctl(epoll_.get(), operation, connection.fd.get(), &event);
+  ::epoll_ctl(epoll_.get(), operation, connection.stream->fd(), &event);
 }
 
 void BenchLoop::queue_messages(BenchConnection& connection, std::size_t how_many) {
@@ -148,7 +186,7 @@ void BenchLoop::queue_messages(BenchConnection& connection, std::size_t how_many
 }
 
 void BenchLoop::hang_up(BenchConnection& connection) {
-  connection.fd.reset();
+  connection.stream.reset();
   connection.state = BenchConnection::State::kIdle;
 }
 
@@ -160,15 +198,13 @@ void BenchLoop::count_connection() {
 // Sends what it can; false when the connection failed.
 bool BenchLoop::flush(BenchConnection& connection) {
   while (!connection.unsent.empty()) {
-    const ssize_t sent = ::send(connection.fd.get(), connection.unsent.data(),
-                                connection.unsent.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (sent < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      fail(connection, kind_of(errno));
+    const IoResult sent = connection.stream->write_some(connection.unsent);
+    if (sent.status == IoStatus::kWantRead || sent.status == IoStatus::kWantWrite) break;
+    if (sent.status != IoStatus::kDone) {
+      fail(connection, sent);
       return false;
     }
-    connection.unsent.erase(0, static_cast<std::size_t>(sent));
+    connection.unsent.erase(0, sent.bytes);
   }
   const bool want_writable = !connection.unsent.empty();
   if (want_writable != connection.watching_writable) {
@@ -179,21 +215,27 @@ bool BenchLoop::flush(BenchConnection& connection) {
 }
 
 BenchLoop::Outcome BenchLoop::on_readable(BenchConnection& connection) {
-  const ssize_t received =
-      ::recv(connection.fd.get(), buffer_.data(), buffer_.size(), MSG_DONTWAIT);
-  if (received < 0) {
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-      fail(connection, kind_of(errno));
-    }
-    return {};
-  }
-  if (received == 0) {
-    fail(connection, ErrorKind::kClosed);
-    return {};
+  const IoResult received = connection.stream->read_some(buffer_);
+  switch (received.status) {
+    case IoStatus::kDone:
+      break;
+    case IoStatus::kWantRead:
+      return {};
+    case IoStatus::kWantWrite:
+      connection.read_wants_write = true;
+      connection.watching_writable = true;
+      watch(connection, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
+      return {};
+    case IoStatus::kClosed:
+      fail(connection, ErrorKind::kClosed);
+      return {};
+    default:
+      fail(connection, received);
+      return {};
   }
 
   const std::string_view expect = options_.expect;
-  std::string_view data(buffer_.data(), static_cast<std::size_t>(received));
+  std::string_view data(buffer_.data(), received.bytes);
   std::size_t completed = 0;
   const auto now = Clock::now();
   while (!data.empty()) {
@@ -227,14 +269,24 @@ BenchLoop::Outcome BenchLoop::on_readable(BenchConnection& connection) {
   return {.kind = Outcome::Kind::kReplies, .replies = completed, .at = now};
 }
 
+// A socket error is counted by its kind; anything else TLS refused, with its words kept.
+void BenchLoop::fail(BenchConnection& connection, const IoResult& failure) {
+  if (failure.error) return fail(connection, kind_of(failure.error.value()));
+  if (result_.first_tls_error.empty()) result_.first_tls_error = failure.message;
+  fail(connection, ErrorKind::kTls);
+}
+
 void BenchLoop::fail(BenchConnection& connection, ErrorKind kind) {
   if (Clock::now() <= deadline_) {
     count(result_.errors, kind);
     ++unpublished_errors_;
   }
-  if (connection.state == BenchConnection::State::kConnecting) --connecting_;
+  if (connection.state == BenchConnection::State::kConnecting ||
+      connection.state == BenchConnection::State::kHandshaking) {
+    --connecting_;
+  }
   replies_due_ -= connection.outstanding;
-  connection.fd.reset();  // also takes it out of the epoll set
+  connection.stream.reset();  // closing the socket also takes it out of the epoll set
   connection.outstanding = 0;
   if (!settings_.reconnect) {
     connection.state = BenchConnection::State::kDone;
@@ -249,6 +301,7 @@ void BenchLoop::sweep(Clock::time_point now) {
   for (auto& connection : connections_) {
     switch (connection.state) {
       case BenchConnection::State::kConnecting:
+      case BenchConnection::State::kHandshaking:
         if (now - connection.started > options_.timeout) fail(connection, ErrorKind::kTimeout);
         break;
       case BenchConnection::State::kOpen:
@@ -278,7 +331,7 @@ void BenchLoop::publish() {
 }
 
 void BenchLoop::finish(Clock::time_point measured_until) {
-  for (auto& connection : connections_) connection.fd.reset();
+  for (auto& connection : connections_) connection.stream.reset();
   measured_until_ = measured_until;
   publish();
 }

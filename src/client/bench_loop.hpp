@@ -14,14 +14,17 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "bench_progress.hpp"
 #include "bench_result.hpp"
 #include "client_options.hpp"
+#include "client_stream.hpp"
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/unique_fd.hpp"
+#include "tls_client.hpp"
 
 namespace tcp_server::client {
 
@@ -30,11 +33,12 @@ using Clock = std::chrono::steady_clock;
 // How often a loop looks for timed-out connections and publishes its figures.
 inline constexpr std::chrono::milliseconds kSweepInterval{50};
 
-enum class ErrorKind { kRefused, kReset, kClosed, kTimeout, kWrongReply, kOther };
+enum class ErrorKind { kRefused, kReset, kClosed, kTimeout, kWrongReply, kOther, kTls };
 
 struct BenchConnection {
-  enum class State { kIdle, kConnecting, kOpen, kDone };
-  UniqueFd fd;
+  // kConnecting: TCP connect in progress; kHandshaking: TLS handshake in progress.
+  enum class State { kIdle, kConnecting, kHandshaking, kOpen, kDone };
+  std::unique_ptr<ClientStream> stream;  // null unless connecting, handshaking or open
   State state = State::kIdle;
   Clock::time_point started;               // when the connect began
   Clock::time_point retry_at;              // kIdle: when to connect again
@@ -44,6 +48,7 @@ struct BenchConnection {
   std::size_t matched = 0;  // bytes of the reply being received that matched so far
   std::string unsent;       // bytes send() has not taken yet
   bool watching_writable = false;
+  bool read_wants_write = false;  // TLS: a read needs the socket writable first
 };
 
 // What differs between the modes inside the loop itself.
@@ -65,8 +70,8 @@ concept BenchModeHooks = requires(Mode& mode, BenchConnection& connection, std::
 // One event loop driving a share of the connections. Used from one thread only.
 class BenchLoop {
  public:
-  BenchLoop(const BenchOptions& options, const Endpoint& server, std::size_t slots,
-            const BenchLoopSettings& settings, Published& published);
+  BenchLoop(const BenchOptions& options, const Endpoint& server, const StreamConnector& connector,
+            std::size_t slots, const BenchLoopSettings& settings, Published& published);
 
   // Runs the loop until `until` passes or done() holds.
   template <BenchModeHooks Mode, std::predicate Done>
@@ -87,6 +92,7 @@ class BenchLoop {
   [[nodiscard]] Clock::time_point deadline() const { return deadline_; }
   [[nodiscard]] const BenchOptions& options() const { return options_; }
   [[nodiscard]] std::vector<BenchConnection>& connections() { return connections_; }
+  // Connections not open yet: TCP connect or TLS handshake in progress.
   [[nodiscard]] std::size_t connecting() const { return connecting_; }
   [[nodiscard]] std::size_t replies_due() const { return replies_due_; }
   [[nodiscard]] BenchResult& result() { return result_; }
@@ -104,15 +110,19 @@ class BenchLoop {
   // epoll_wait for at most `timeout` (rounded up); the number of events_ filled.
   std::size_t wait(Clock::duration timeout);
   Outcome handle(BenchConnection& connection, std::uint32_t events);
+  Outcome continue_handshake(BenchConnection& connection);
   bool flush(BenchConnection& connection);
   Outcome on_readable(BenchConnection& connection);
   void fail(BenchConnection& connection, ErrorKind kind);
+  void fail(BenchConnection& connection, const IoResult& failure);
   void watch(BenchConnection& connection, int operation, std::uint32_t events);
   void sweep(Clock::time_point now);
   void publish();
 
   const BenchOptions& options_;
   const Endpoint& server_;
+  const StreamConnector& connector_;
+  TlsSessionStore sessions_;  // --tls-resume: this loop's connections resume the last session
   const BenchLoopSettings settings_;
   std::vector<BenchConnection> connections_;
   Published& published_;

@@ -46,10 +46,18 @@ std::string format_summary(const BenchOptions& options, const BenchResult& resul
                          result.answered);
       break;
   }
+  if (options.tls.enabled) {
+    out += fmt::format("  TLS: {} handshakes, {} resumed{}\n", result.handshakes, result.resumed,
+                       options.tls.resume ? "" : " (--tls-resume not given)");
+  }
   const auto& e = result.errors;
   out += fmt::format(
-      "  errors {} (refused {}, reset {}, closed {}, timeout {}, wrong reply {}, other {})\n",
-      e.total(), e.refused, e.reset, e.closed, e.timeout, e.wrong_reply, e.other);
+      "  errors {} (refused {}, reset {}, closed {}, timeout {}, wrong reply {}, tls {}, other "
+      "{})\n",
+      e.total(), e.refused, e.reset, e.closed, e.timeout, e.wrong_reply, e.tls, e.other);
+  if (!result.first_tls_error.empty()) {
+    out += fmt::format("  first TLS error: {}\n", result.first_tls_error);
+  }
   const auto& h = result.latency;
   out += fmt::format("  latency p50 {}, p90 {}, p99 {}, p99.9 {}, max {}\n",
                      format_milliseconds(h.quantile(0.5)), format_milliseconds(h.quantile(0.9)),
@@ -70,15 +78,16 @@ std::string format_json(const BenchOptions& options, const BenchResult& result) 
   return fmt::format(
       R"({{"mode":"{}","server":"{}","connections":{},"pipeline":{},"concurrency":{},)"
       R"("threads":{},"seconds":{:.3f},"replies":{},"connections_completed":{},)"
-      R"("answered":{},"rate":{:.1f},"errors":{{"total":{},"refused":{},"reset":{},)"
-      R"("closed":{},"timeout":{},"wrong_reply":{},"other":{}}},)"
+      R"("answered":{},"rate":{:.1f},"tls":{},"handshakes":{},"resumed":{},)"
+      R"("errors":{{"total":{},"refused":{},"reset":{},)"
+      R"("closed":{},"timeout":{},"wrong_reply":{},"tls":{},"other":{}}},)"
       R"("latency_us":{{"p50":{:.1f},"p90":{:.1f},"p99":{:.1f},"p999":{:.1f},"max":{:.1f}}}}})"
       "\n",
       mode_name(options.mode), result.server, options.connections, options.pipeline,
       options.concurrency, options.threads, result.seconds, result.replies, result.connections,
-      result.answered, rate, e.total(), e.refused, e.reset, e.closed, e.timeout, e.wrong_reply,
-      e.other, us(h.quantile(0.5)), us(h.quantile(0.9)), us(h.quantile(0.99)),
-      us(h.quantile(0.999)), us(h.max()));
+      result.answered, rate, options.tls.enabled, result.handshakes, result.resumed, e.total(),
+      e.refused, e.reset, e.closed, e.timeout, e.wrong_reply, e.tls, e.other, us(h.quantile(0.5)),
+      us(h.quantile(0.9)), us(h.quantile(0.99)), us(h.quantile(0.999)), us(h.max()));
 }
 
 }  // namespace tcp_server::client

@@ -8,6 +8,7 @@
 
 #include "cli_common/options.hpp"
 #include "message_template.hpp"
+#include "tls_client.hpp"
 
 namespace tcp_server::client {
 namespace {
@@ -21,6 +22,67 @@ void add_target(CLI::App& command, Target& target) {
   command.add_option("--port,-p", target.port, "Server port")
       ->capture_default_str()
       ->check(CLI::Range(1, 65535));
+}
+
+// The TLS group, the same for every command; bench adds --tls-resume itself. Every other
+// --tls-* option needs --tls, so a forgotten --tls is an error rather than a plaintext run.
+CLI::Option* add_tls(CLI::App& command, TlsClientOptions& tls) {
+  constexpr const char* kGroup = "TLS";
+  CLI::Option* enabled = command
+                             .add_flag("--tls", tls.enabled,
+                                       "Speak TLS (1.2 or 1.3); verifies the server's "
+                                       "certificate and name unless told otherwise")
+                             ->group(kGroup);
+  CLI::Option* ca = command
+                        .add_option("--tls-ca", tls.ca_file,
+                                    "PEM file of CA certificates to verify the server against "
+                                    "(default: the system's trust store)")
+                        ->type_name("PATH")
+                        ->needs(enabled)
+                        ->group(kGroup);
+  CLI::Option* pin =
+      command
+          .add_option("--tls-pin", tls.pin,
+                      "Accept exactly the server certificate with this SHA-256 fingerprint "
+                      "(of its DER; hex, colons optional) instead of CA verification")
+          ->type_name("SHA256")
+          ->needs(enabled)
+          ->excludes(ca)
+          ->check(CLI::Validator(
+              [](std::string& text) -> std::string {
+                if (parse_sha256_fingerprint(text)) return {};
+                return "'" + text +
+                       "' is not a SHA-256 fingerprint (64 hex digits, colons "
+                       "optional)";
+              },
+              "SHA256"))
+          ->group(kGroup);
+  command
+      .add_flag("--tls-insecure", tls.insecure,
+                "Do not verify the server's certificate at all (says so on stderr)")
+      ->needs(enabled)
+      ->excludes(ca)
+      ->excludes(pin)
+      ->group(kGroup);
+  command
+      .add_option("--tls-server-name", tls.server_name,
+                  "Name sent as SNI and verified against the certificate (default: --host)")
+      ->type_name("NAME")
+      ->needs(enabled)
+      ->group(kGroup);
+  CLI::Option* cert = command
+                          .add_option("--tls-cert", tls.cert_file,
+                                      "PEM client certificate (chain allowed), for mutual TLS")
+                          ->type_name("PATH")
+                          ->needs(enabled)
+                          ->group(kGroup);
+  CLI::Option* key = command.add_option("--tls-key", tls.key_file, "PEM key of --tls-cert")
+                         ->type_name("PATH")
+                         ->needs(enabled)
+                         ->needs(cert)
+                         ->group(kGroup);
+  cert->needs(key);
+  return enabled;
 }
 
 }  // namespace
@@ -66,6 +128,7 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
   cli::add_encoding(*send_command, send.encoding,
                     "The server's encoding (any iconv knows: gbk, gb18030, big5, ...): "
                     "--message is sent in it, replies are decoded from it for display");
+  add_tls(*send_command, send.tls);
 
   ChatOptions& chat = parsed.chat;
   CLI::App* chat_command = app.add_subcommand(
@@ -73,6 +136,7 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
   add_target(*chat_command, chat.target);
   cli::add_duration(*chat_command, "--timeout", chat.timeout,
                     "Connect timeout, and how long to wait for the server to close after EOF");
+  add_tls(*chat_command, chat.tls);
 
   BenchOptions& bench = parsed.bench;
   CLI::App* bench_command = app.add_subcommand(
@@ -114,6 +178,14 @@ ClientCommandLine parse_client_command_line(int argc, const char* const* argv, s
   bench_command->add_flag("--json", bench.json, "Print the result as one JSON object");
   bench_command->add_flag("!--no-progress", bench.progress,
                           "No progress line each second on stderr");
+  CLI::Option* bench_tls = add_tls(*bench_command, bench.tls);
+  bench_command
+      ->add_flag("--tls-resume", bench.tls.resume,
+                 "Offer the newest TLS session ticket received (reused until a newer one "
+                 "comes) instead of a full handshake; the report says how many handshakes the "
+                 "server really resumed")
+      ->needs(bench_tls)
+      ->group("TLS");
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";

@@ -22,6 +22,19 @@ struct Target {
 // std::system_error saying which host could not be resolved.
 Endpoint resolve_target(const Target& target);
 
+// TLS for every command (tls_client.hpp does the work). Verification: the CA file (or the
+// system's trust store) and the server name by default; a pin instead of both; or none.
+struct TlsClientOptions {
+  bool enabled = false;
+  std::string ca_file;      // empty: the system's trust store
+  bool insecure = false;    // no verification at all
+  std::string server_name;  // SNI and the name verified; empty: the target's host
+  std::string cert_file;    // client certificate (mutual TLS), with key_file
+  std::string key_file;
+  std::string pin;      // SHA-256 of the server certificate's DER, as typed; replaces CA checks
+  bool resume = false;  // bench: offer the previous connection's session (ticket)
+};
+
 // How a reply ends: at a newline (tcp_server's line framing, netcat-style servers) or with
 // whatever one read returns (chunk framing, the tutorial's server).
 enum class ReplyFraming { kLine, kChunk };
@@ -37,11 +50,13 @@ struct SendOptions {
   ReplyFraming reply_framing = ReplyFraming::kLine;
   std::chrono::milliseconds timeout = 5s;  // connect, and each reply
   TextEncoding encoding;                   // the server's: replies are decoded from it for display
+  TlsClientOptions tls;
 };
 
 struct ChatOptions {
   Target target;
   std::chrono::milliseconds timeout = 5s;  // connect, and the wait for the close after EOF
+  TlsClientOptions tls;
 };
 
 enum class BenchMode { kPingpong, kChurn, kHold };
@@ -60,6 +75,7 @@ struct BenchOptions {
   std::string expect = "ok\n";
   bool json = false;
   bool progress = true;  // a line per second on stderr, for runs longer than 3 s
+  TlsClientOptions tls;
 };
 
 }  // namespace tcp_server::client

@@ -23,6 +23,11 @@ int run_bench_command(const tcp_server::client::BenchOptions& options) {
   try {
     const BenchResult result = run_bench(options, server, &std::cerr);
     std::cout << (options.json ? format_json(options, result) : format_summary(options, result));
+    // Not one TLS handshake succeeded: the run measured nothing but the refusal.
+    if (options.tls.enabled && result.handshakes == 0 && !result.first_tls_error.empty()) {
+      std::cerr << "tcp_client: error: TLS: " << result.first_tls_error << '\n';
+      return 1;
+    }
   } catch (const std::exception& error) {
     std::cerr << "tcp_client: error: " << error.what() << '\n';
     return 1;

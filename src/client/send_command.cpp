@@ -1,6 +1,3 @@
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
@@ -9,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "client_stream.hpp"
 #include "commands.hpp"
 #include "message_template.hpp"
 #include "tcp_server/log_format.hpp"
@@ -45,9 +43,8 @@ class SendReport {
   std::size_t failed_ = 0;
 };
 
-// One reply from a blocking socket, every wait bounded. Returns an empty string and sets why
-// when there is no reply.
-std::string read_reply(int fd, ReplyFraming framing, std::string& pending,
+// One reply, every wait bounded. Returns an empty string and sets why when there is no reply.
+std::string read_reply(ClientStream& stream, ReplyFraming framing, std::string& pending,
                        std::chrono::milliseconds timeout, std::string& why) {
   const auto deadline = Clock::now() + timeout;
   for (;;) {
@@ -61,27 +58,22 @@ std::string read_reply(int fd, ReplyFraming framing, std::string& pending,
     } else if (!pending.empty()) {
       return std::exchange(pending, {});
     }
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    pollfd waiting{fd, POLLIN, 0};
-    const int ready = retry_on_eintr([&] {
-      return ::poll(&waiting, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
-    });
-    if (ready == 0) {
-      why = "no reply within " + std::to_string(timeout.count()) + " ms";
-      return {};
-    }
     char buffer[16 * 1024];
-    const auto received = receive_some(fd, buffer);
-    if (received.error) {
-      why = "receive: " + received.error.message();
-      return {};
+    const IoResult received = read_some_until(stream, buffer, deadline);
+    switch (received.status) {
+      case IoStatus::kDone:
+        pending.append(buffer, received.bytes);
+        break;
+      case IoStatus::kTimedOut:
+        why = "no reply within " + std::to_string(timeout.count()) + " ms";
+        return {};
+      case IoStatus::kClosed:
+        why = "the server closed the connection before replying";
+        return {};
+      default:
+        why = "receive: " + received.message;
+        return {};
     }
-    if (received.bytes == 0) {
-      why = "the server closed the connection before replying";
-      return {};
-    }
-    pending.append(buffer, received.bytes);
   }
 }
 
@@ -91,28 +83,28 @@ std::string_view without_line_end(std::string_view line) {
   return line;
 }
 
-void run_one_client(const SendOptions& options, const Endpoint& server, std::size_t id,
-                    SendReport& report) {
-  std::error_code error;
-  const UniqueFd fd = connect_to(server, options.timeout, error);
-  if (error) {
-    report.failure(id, "connect to " + server.to_string() + ": " + error.message());
+void run_one_client(const SendOptions& options, const StreamConnector& connector,
+                    const Endpoint& server, std::size_t id, SendReport& report) {
+  std::string why;
+  const auto stream = open_stream(connector, server, options.timeout, why);
+  if (!stream) {
+    report.failure(id, why);
     return;
   }
-  set_no_delay(fd.get(), true);
   PayloadFormatter formatter(options.encoding, 4096);
   std::string pending;
   std::string shown;
   for (std::size_t n = 1; n <= options.count; ++n) {
     std::string message = expand_message(options.message, id, n);
     if (options.append_newline) message += '\n';
-    if (const auto sent = send_all(fd.get(), message)) {
-      report.failure(id, "message " + std::to_string(n) + ": send: " + sent.message());
+    const IoResult sent = write_all(*stream, message, Clock::now() + options.timeout);
+    if (sent.status != IoStatus::kDone) {
+      report.failure(id, "message " + std::to_string(n) + ": send: " +
+                             (sent.status == IoStatus::kTimedOut ? "timed out" : sent.message));
       return;
     }
-    std::string why;
     const std::string reply =
-        read_reply(fd.get(), options.reply_framing, pending, options.timeout, why);
+        read_reply(*stream, options.reply_framing, pending, options.timeout, why);
     if (!why.empty()) {
       report.failure(id, "message " + std::to_string(n) + ": " + why);
       return;
@@ -127,9 +119,11 @@ void run_one_client(const SendOptions& options, const Endpoint& server, std::siz
 
 int run_send(const SendOptions& options, std::ostream& out, std::ostream& err) {
   Endpoint server;
+  StreamConnector connector;
   try {
     server = resolve_target(options.target);
-  } catch (const std::system_error& error) {
+    connector = make_stream_connector(options.tls, options.target, err);
+  } catch (const std::exception& error) {
     err << "tcp_client: error: " << error.what() << '\n';
     return 1;
   }
@@ -140,8 +134,7 @@ int run_send(const SendOptions& options, std::ostream& out, std::ostream& err) {
     clients.reserve(options.clients);
     for (std::size_t id = 1; id <= options.clients; ++id) {
       try {
-        clients.emplace_back(
-            [&options, &server, &report, id] { run_one_client(options, server, id, report); });
+        clients.emplace_back([&, id] { run_one_client(options, connector, server, id, report); });
       } catch (const std::system_error& error) {
         report.failure(id, std::string("cannot start its thread: ") + error.what());
       }

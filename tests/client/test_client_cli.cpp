@@ -111,6 +111,51 @@ TEST(ClientCli, BadInputGivesOneLineAndExitCodeTwo) {
   }
 }
 
+TEST(ClientCli, TlsOptionsLandInEachCommand) {
+  const auto send = parse({"send", "--tls", "--tls-ca", "ca.pem", "--tls-server-name",
+                           "example.org", "--tls-cert", "c.pem", "--tls-key", "c.key"});
+  ASSERT_EQ(send.command_line.command, Command::kSend) << send.err;
+  const TlsClientOptions& tls = send.command_line.send.tls;
+  EXPECT_TRUE(tls.enabled);
+  EXPECT_EQ(tls.ca_file, "ca.pem");
+  EXPECT_EQ(tls.server_name, "example.org");
+  EXPECT_EQ(tls.cert_file, "c.pem");
+  EXPECT_EQ(tls.key_file, "c.key");
+  EXPECT_FALSE(tls.insecure);
+  const auto chat = parse({"chat", "--tls", "--tls-insecure"});
+  ASSERT_EQ(chat.command_line.command, Command::kChat) << chat.err;
+  EXPECT_TRUE(chat.command_line.chat.tls.insecure);
+  const std::string pin(64, 'a');
+  const auto bench = parse({"bench", "--mode", "churn", "--tls", "--tls-pin", pin, "--tls-resume"});
+  ASSERT_EQ(bench.command_line.command, Command::kBench) << bench.err;
+  EXPECT_EQ(bench.command_line.bench.tls.pin, pin);
+  EXPECT_TRUE(bench.command_line.bench.tls.resume);
+  EXPECT_FALSE(parse({"send"}).command_line.send.tls.enabled);
+}
+
+TEST(ClientCli, TlsMistakesGiveOneLineAndExitCodeTwo) {
+  const std::string pin(64, 'a');
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"send", "--tls-ca", "ca.pem"},  // forgot --tls
+        {"send", "--tls", "--tls-pin", "abcd"},
+        {"send", "--tls", "--tls-pin", std::string(63, 'a') + "g"},
+        {"send", "--tls", "--tls-insecure", "--tls-pin", pin},
+        {"send", "--tls", "--tls-insecure", "--tls-ca", "ca.pem"},
+        {"send", "--tls", "--tls-pin", pin, "--tls-ca", "ca.pem"},
+        {"send", "--tls", "--tls-cert", "c.pem"},
+        {"chat", "--tls", "--tls-key", "c.key"},
+        {"send", "--tls", "--tls-resume"},
+        {"bench", "--tls-resume"}}) {
+    const auto parsed = parse(args);
+    EXPECT_EQ(parsed.command_line.command, Command::kNone) << args.back();
+    EXPECT_EQ(parsed.command_line.exit_code, 2) << parsed.err;
+    EXPECT_EQ(lines(parsed.err), 1u) << parsed.err;
+  }
+  const auto bad_pin = parse({"send", "--tls", "--tls-pin", "abcd"});
+  EXPECT_NE(bad_pin.err.find("'abcd' is not a SHA-256 fingerprint"), std::string::npos)
+      << bad_pin.err;
+}
+
 TEST(ClientCli, HelpPrintsEachCommandAndExitsZero) {
   const auto parsed = parse({"--help"});
   EXPECT_EQ(parsed.command_line.command, Command::kNone);
