@@ -12,7 +12,9 @@ CLI::Validator duration_validator() {
       [](std::string& text) -> std::string {
         const auto parsed = parse_duration(text);
         if (!parsed) return "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 0 for off)";
-        text = std::to_string(parsed->count());
+        // Normalised to milliseconds with their unit, so that the value reads back the same from
+        // --print-config's output (a bare number would be seconds).
+        text = std::to_string(parsed->count()) + "ms";
         return {};
       },
       "DURATION");
@@ -22,9 +24,7 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
                           const std::string& description) {
   return app
       .add_option_function<std::string>(
-          name,
-          [&target](const std::string& ms) { target = std::chrono::milliseconds(std::stoll(ms)); },
-          description)
+          name, [&target](const std::string& text) { target = *parse_duration(text); }, description)
       ->transform(duration_validator())
       ->default_str(target.count() == 0 ? "0 (off)" : std::to_string(target.count()) + "ms");
 }
