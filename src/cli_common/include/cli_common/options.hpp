@@ -14,7 +14,8 @@
 
 namespace tcp_server::cli {
 
-// Turns "30s"/"250ms"/"2m" into "<count>ms", or says what is wrong.
+// Normalises "30s"/"250ms"/"2m"/"120" to the largest exact unit ("30s", "250ms", "2m", "2m"),
+// or says what is wrong.
 CLI::Validator duration_validator();
 
 // NAME DURATION into target (milliseconds); the default shown is target's value ("0 (off)").
