@@ -6,6 +6,7 @@
 #include <iterator>
 #include <map>
 #include <ostream>
+#include <span>
 #include <string>
 
 #include "cli_common/options.hpp"
@@ -267,6 +268,11 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
   });
 
+  // The arguments after the program name: an error about an option typed here is not blamed on
+  // the config file.
+  const std::span<const char* const> arguments =
+      argc > 0 ? std::span(argv + 1, static_cast<std::size_t>(argc - 1))
+               : std::span<const char* const>();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -275,8 +281,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
     if (config_files.empty()) {
       app.exit(error, out, err);
     } else {
-      print_error(err, describe_config_error(app, error, config_files.front(),
-                                             {argv + 1, static_cast<std::size_t>(argc - 1)}));
+      print_error(err, describe_config_error(app, error, config_files.front(), arguments));
     }
     return {std::nullopt, 2};
   }
@@ -290,8 +295,7 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       return true;
     } catch (const std::invalid_argument& error) {
       print_error(err, option_source(*app.get_option(option),
-                                     config_files.empty() ? "" : config_files.front(),
-                                     {argv + 1, static_cast<std::size_t>(argc - 1)}) +
+                                     config_files.empty() ? "" : config_files.front(), arguments) +
                            ": " + error.what());
       return false;
     }
