@@ -1,4 +1,5 @@
-# Man pages (help2man, from each binary's --help), installed files, and a .deb via CPack.
+# Man pages (help2man, from each binary's --help), the example configuration file and the
+# installed files. The .deb is built from debian/ (debhelper), which runs this install.
 find_program(HELP2MAN help2man)
 if(HELP2MAN)
   foreach(program tcp_server tcp_client)
@@ -23,30 +24,25 @@ else()
   message(STATUS "help2man not found: no man pages (scripts/setup --test installs it)")
 endif()
 
-# systemd looks in /usr/lib/systemd/system as well as /lib (merged /usr on Debian 12).
+# systemd looks in /usr/lib/systemd/system as well as /lib (merged /usr on Debian 12). Debian 12's
+# debhelper and lintian expect /lib/systemd/system, which debian/rules asks for.
+set(TCP_SERVER_SYSTEMD_UNIT_DIR lib/systemd/system
+    CACHE STRING "Where the systemd units are installed (relative: under the prefix)")
 install(FILES packaging/systemd/tcp_server.service packaging/systemd/tcp_server.socket
-        DESTINATION lib/systemd/system)
+        DESTINATION "${TCP_SERVER_SYSTEMD_UNIT_DIR}")
+# The example configuration, written by tcp_server --print-config itself so that it always lists
+# every option with its current default; it sets what tcp_server.service passes when there is
+# no file, so installing it changes nothing.
+set(TCP_SERVER_CONFIG_EXAMPLE "${PROJECT_BINARY_DIR}/tcp_server.toml")
+add_custom_command(
+  OUTPUT "${TCP_SERVER_CONFIG_EXAMPLE}"
+  COMMAND "${CMAKE_COMMAND}" "-DTCP_SERVER=$<TARGET_FILE:tcp_server>"
+          "-DOUTPUT=${TCP_SERVER_CONFIG_EXAMPLE}" -P "${PROJECT_SOURCE_DIR}/cmake/WriteConfigExample.cmake"
+  DEPENDS tcp_server "${PROJECT_SOURCE_DIR}/cmake/WriteConfigExample.cmake"
+  COMMENT "example configuration file"
+  VERBATIM)
+add_custom_target(config_example ALL DEPENDS "${TCP_SERVER_CONFIG_EXAMPLE}")
+install(FILES "${TCP_SERVER_CONFIG_EXAMPLE}" DESTINATION "${CMAKE_INSTALL_FULL_SYSCONFDIR}/tcp_server")
+
 install(FILES README.md LICENSE docs/deploy.md docs/benchmarks.md
         DESTINATION "${CMAKE_INSTALL_DOCDIR}")
-
-set(CPACK_GENERATOR DEB)
-set(CPACK_PACKAGE_NAME tcp-server)
-set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}, and tcp_client")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_MAINTAINER "tcp_server maintainers <tcp-server@example.invalid>")
-set(CPACK_DEBIAN_PACKAGE_SECTION net)
-# Written out rather than computed by dpkg-shlibdeps, so building the package needs no dpkg-dev;
-# these are exactly the shared libraries the binaries link (see ldd).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libspdlog1.10 (>= 1:1.10.0), \
-libfmt9 (>= 9.1.0), libre2-9 (>= 20220601)")
-# --metrics-listen (libprometheus-cpp-pull1.0 brings civetweb).
-string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS
-       ", libprometheus-cpp-core1.0 (>= 1.0.1), libprometheus-cpp-pull1.0 (>= 1.0.1)")
-# --pcap.
-string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libpcap0.8 (>= 1.10.3)")
-# TLS (tcp_client --tls).
-string(APPEND CPACK_DEBIAN_PACKAGE_DEPENDS ", libssl3 (>= 3.0.0)")
-include(CPack)

@@ -6,13 +6,29 @@
 #include "tcp_server/reply_text.hpp"
 
 namespace tcp_server::cli {
+namespace {
+
+// In the largest unit that keeps it exact ("10m", "1500ms"), so that parse_duration reads it
+// back the same and a person reads it at a glance.
+std::string duration_text(std::chrono::milliseconds duration) {
+  const auto count = duration.count();
+  if (count == 0) return "0";
+  for (const auto& [unit, ms] : {std::pair{"h", 3600000LL}, {"m", 60000LL}, {"s", 1000LL}}) {
+    if (count % ms == 0) return std::to_string(count / ms) + unit;
+  }
+  return std::to_string(count) + "ms";
+}
+
+}  // namespace
 
 CLI::Validator duration_validator() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
         const auto parsed = parse_duration(text);
         if (!parsed) return "'" + text + "' is not a duration (e.g. 500ms, 30s, 2m, 0 for off)";
-        text = std::to_string(parsed->count());
+        // Normalised with its unit, so that --print-config's output reads back the same (a bare
+        // number would be seconds).
+        text = duration_text(*parsed);
         return {};
       },
       "DURATION");
@@ -22,11 +38,9 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
                           const std::string& description) {
   return app
       .add_option_function<std::string>(
-          name,
-          [&target](const std::string& ms) { target = std::chrono::milliseconds(std::stoll(ms)); },
-          description)
+          name, [&target](const std::string& text) { target = *parse_duration(text); }, description)
       ->transform(duration_validator())
-      ->default_str(target.count() == 0 ? "0 (off)" : std::to_string(target.count()) + "ms");
+      ->default_str(target.count() == 0 ? "0 (off)" : duration_text(target));
 }
 
 CLI::Validator size_value() {
