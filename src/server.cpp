@@ -17,6 +17,8 @@
 #include "tcp_server/connection_limit.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/socket.hpp"
+#include "tcp_server/tls_context.hpp"
+#include "tls_stream.hpp"
 #include "waker.hpp"
 
 namespace tcp_server {
@@ -41,12 +43,22 @@ ServerConfig validated(ServerConfig config) {
   throw std::invalid_argument(message);
 }
 
+// The TLS context when config asks for TLS; its warnings (an expired certificate) are logged.
+std::optional<TlsContext> make_tls_context(const ServerConfig& config, ServerLog& log) {
+  if (!config.tls.enabled()) return std::nullopt;
+  std::vector<std::string> warnings;
+  TlsContext context = TlsContext::create(config.tls, config.listen.host, warnings);
+  for (const std::string& warning : warnings) log.note(spdlog::level::warn, "tls", warning);
+  return context;
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
         log(std::move(logger), config.log_format),
+        tls(make_tls_context(config, log)),
         responder(config),
         admission(config, stats, log),
         services{config, responder, admission, log, stats},
@@ -69,6 +81,7 @@ struct Server::Impl {
 
   const ServerConfig config;
   ServerLog log;
+  const std::optional<TlsContext> tls;  // when the port speaks TLS
   ServerStats stats;
   Waker waker;
   const Responder responder;
@@ -112,7 +125,8 @@ void Server::open(UniqueFd inherited_listener) {
   const bool derived = impl.config.max_connections == 0;
   impl.max_connections = derived ? ceiling.limit : impl.config.max_connections;
   impl.log.listening(impl.listener->local_endpoint(), impl.listener->inherited(),
-                     impl.max_connections, derived ? ceiling.bounded_by : std::string_view());
+                     impl.max_connections, derived ? ceiling.bounded_by : std::string_view(),
+                     impl.tls ? std::string_view(impl.tls->fingerprint()) : std::string_view());
   if (impl.max_connections > ceiling.limit) {
     impl.log.note(spdlog::level::warn, "limit",
                   fmt::format("--max-connections {} is more than this system can carry ({} "
@@ -226,6 +240,8 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
   std::shared_ptr<Connection> connection;
   try {
     stream = std::make_unique<SocketStream>(std::move(fd));
+    // TLS starts at admission, after any PROXY header (Connection::admit).
+    if (tls) stream = std::make_unique<TlsStream>(std::move(stream), *tls);
     connection =
         std::make_shared<Connection>(std::move(stream), peer, ++connections_started, services);
     connection->enroll(registry.add(*connection));

@@ -13,6 +13,7 @@
 #include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
 #include "tcp_server/text_encoding.hpp"
+#include "tcp_server/tls_settings.hpp"
 
 namespace tcp_server {
 
@@ -61,6 +62,8 @@ struct ServerConfig {
   ProxyVersions proxy_protocol = ProxyVersions::kNone;
   std::vector<Cidr> trusted_proxies;
   std::chrono::milliseconds proxy_header_timeout{std::chrono::seconds(5)};
+  // TLS on every connection (after any PROXY header) when tls.enabled().
+  TlsSettings tls;
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;
