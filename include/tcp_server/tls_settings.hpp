@@ -24,13 +24,13 @@ enum class ClientVerification {
 };
 
 struct TlsSettings {
-  std::string cert_path;       // PEM: the server's certificate, then any chain
-  std::string key_path;        // PEM: its private key (RSA, ECDSA or Ed25519), not encrypted
-  bool self_signed = false;    // generate a key and certificate in memory at start
-  std::string cert_out_path;   // with self_signed: where to write the certificate (not the key)
-  std::string client_ca_path;  // PEM: the CA(s) client certificates must be signed by
+  std::string cert_path{};       // PEM: the server's certificate, then any chain
+  std::string key_path{};        // PEM: its private key (RSA, ECDSA or Ed25519), not encrypted
+  bool self_signed = false;      // generate a key and certificate in memory at start
+  std::string cert_out_path{};   // with self_signed: where to write the certificate (not the key)
+  std::string client_ca_path{};  // PEM: the CA(s) client certificates must be signed by
   // Default: kRequire when client_ca_path is given, else kNone.
-  std::optional<ClientVerification> verify_client;
+  std::optional<ClientVerification> verify_client{};
   TlsVersion min_version = TlsVersion::k1_2;
   std::chrono::milliseconds handshake_timeout{std::chrono::seconds(10)};
   // How long the generated certificate is valid.
