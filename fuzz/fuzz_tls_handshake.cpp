@@ -3,6 +3,10 @@
 // CA, TLS 1.2 floor, ALPN selection) through a memory BIO pair: record and ClientHello parsing,
 // extensions, version negotiation, client certificates, alerts. The server's answers are read
 // and dropped; the input is given in pieces of at most 512 bytes, as a network would.
+// Debian's libssl is not built with coverage instrumentation, so libFuzzer sees little of what
+// OpenSSL does with each input: the real ClientHellos in fuzz/seeds/fuzz_tls_handshake are what
+// get it past the record layer, and its mutations of them are what this explores (with ASan and
+// UBSan on our side of every call).
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <unistd.h>

@@ -345,6 +345,14 @@ ReceiveResult TlsStream::read(std::span<char> buffer) {
 
 ReceiveResult TlsStream::receive_some(std::span<char> buffer) {
   if (!established_) return raw_->receive_some(buffer);
+  // Wait in poll(), not in SSL_read: SSL_read allocates its record buffer (about 17 KiB) before
+  // it reads the socket, so a thread blocked in it would hold one for as long as its client is
+  // idle. Waiting first leaves an idle connection with no buffers (SSL_MODE_RELEASE_BUFFERS).
+  if (SSL_has_pending(ssl_.get()) != 1) {
+    const auto wait =
+        receive_timeout_.count() > 0 ? receive_timeout_ : std::chrono::milliseconds(-1);
+    if (!raw_->wait_readable(wait)) return {0, errno_code(EAGAIN)};  // as SO_RCVTIMEO says it
+  }
   return read(buffer);
 }
 
