@@ -288,6 +288,7 @@ std::string TlsStream::handshake_failure(int result) const {
       }
     }
   }
+  if (read_shut_down_.load()) return "the server is shutting down";
   if (transport.timed_out) {
     return "no handshake within " + format_duration(context_.handshake_timeout());
   }

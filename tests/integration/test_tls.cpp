@@ -509,6 +509,18 @@ TEST(TlsTimeouts, TheDrainClosesAnIdleTlsClientWithCloseNotify) {
   EXPECT_TRUE(running.log().wait_for("1 message, 6 bytes in (shutdown)"));
 }
 
+TEST(TlsTimeouts, TheDrainDeadlineEndsAHandshakeInProgress) {
+  ServerConfig config = self_signed_config();
+  config.drain_timeout = 200ms;
+  config.tls.handshake_timeout = 60s;  // far beyond the drain: only the drain can end it
+  RunningServer running(config);
+  TestClient silent(running.endpoint());
+  ASSERT_TRUE(eventually([&] { return running.server().stats().accepted == 1; }));
+  running.stop_and_join();
+  EXPECT_TRUE(silent.wait_for_close());
+  EXPECT_TRUE(running.log().wait_for("rejected: tls (the server is shutting down)"));
+}
+
 TEST(TlsProxy, HaproxySendProxyV2InFrontOfTlsGivesTheClientsAddress) {
   ServerConfig config = self_signed_config();
   config.proxy_protocol = ProxyVersions::kV2;
