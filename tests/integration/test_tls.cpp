@@ -98,6 +98,9 @@ class Peer {
     }
   }
 
+  // End of input for the child.
+  void close_stdin() { stdin_.reset(); }
+
   // True once the output holds count lines that are exactly line ('\r' ignored).
   bool wait_for_lines(const std::string& line, std::size_t count,
                       std::chrono::milliseconds timeout = 10s) {
@@ -306,6 +309,29 @@ TEST(TlsClients, PythonSslIsServedAndTheSessionIsLoggedAtDebug) {
   expect_served(server.running, client);
   EXPECT_TRUE(server.running.log().wait_for("tls: TLSv1.3 "));
   EXPECT_TRUE(server.running.log().wait_for(", SNI localhost, ALPN echo-test"));
+}
+
+TEST(TlsClients, OpensslSClientResumesItsSessionByTicket) {
+  SelfSigned server;
+  const std::string session = server.dir.path("session.pem");
+  for (const std::string version : {"-tls1_3", "-tls1_2"}) {
+    SCOPED_TRACE(version);
+    // Without -quiet, s_client ends at the end of its input, writing the session it was given.
+    Peer first({"openssl", "s_client", version, "-connect", "127.0.0.1:" + port_of(server.running),
+                "-sess_out", session});
+    first.write("alpha\n");
+    ASSERT_TRUE(first.wait_for_lines("ok", 1)) << first.output();
+    first.close_stdin();
+    ASSERT_EQ(first.wait_for_exit(), 0) << first.output();
+
+    Peer second({"openssl", "s_client", version, "-connect", "127.0.0.1:" + port_of(server.running),
+                 "-sess_in", session});
+    second.write("beta\n");
+    ASSERT_TRUE(second.wait_for_lines("ok", 1)) << second.output();
+    second.close_stdin();
+    EXPECT_EQ(second.wait_for_exit(), 0);
+    EXPECT_NE(second.output().find("Reused, TLSv1."), std::string::npos) << second.output();
+  }
 }
 
 TEST(TlsCertificates, RsaEcdsaAndEd25519KeysFromFilesAreServed) {
