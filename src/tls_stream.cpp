@@ -257,7 +257,6 @@ std::optional<std::string> TlsStream::start(std::string& received_ahead) {
   const int result = SSL_accept(ssl_.get());
   transport_->deadline.reset();
   raw_->set_receive_timeout(receive_timeout_);
-  std::string().swap(transport_->ahead);
   if (result == 1) {
     established_ = true;
     identity_ = identity_of(ssl_.get());
@@ -317,6 +316,12 @@ std::string TlsStream::session_summary() const {
       SSL_session_reused(ssl) == 1 ? ", resumed" : "");
 }
 
+bool TlsStream::has_pending() const {
+  // Bytes read ahead that the handshake did not use (a client that sent more than its
+  // ClientHello at once) are still to be given to OpenSSL.
+  return SSL_has_pending(ssl_.get()) == 1 || transport_->ahead_used < transport_->ahead.size();
+}
+
 ReceiveResult TlsStream::read(std::span<char> buffer) {
   Transport& transport = *transport_;
   transport.error.clear();
@@ -349,7 +354,7 @@ ReceiveResult TlsStream::receive_some(std::span<char> buffer) {
   // Wait in poll(), not in SSL_read: SSL_read allocates its record buffer (about 17 KiB) before
   // it reads the socket, so a thread blocked in it would hold one for as long as its client is
   // idle. Waiting first leaves an idle connection with no buffers (SSL_MODE_RELEASE_BUFFERS).
-  if (SSL_has_pending(ssl_.get()) != 1) {
+  if (!has_pending()) {
     const auto wait =
         receive_timeout_.count() > 0 ? receive_timeout_ : std::chrono::milliseconds(-1);
     if (!raw_->wait_readable(wait)) return {0, errno_code(EAGAIN)};  // as SO_RCVTIMEO says it
@@ -367,7 +372,7 @@ ReceiveResult TlsStream::receive_queued(std::span<char> buffer) {
 
 bool TlsStream::wait_readable(std::chrono::milliseconds timeout) {
   // Decrypted bytes OpenSSL holds are readable without the socket.
-  if (established_ && SSL_has_pending(ssl_.get()) == 1) return true;
+  if (established_ && has_pending()) return true;
   return raw_->wait_readable(timeout);
 }
 

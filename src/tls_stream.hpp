@@ -50,6 +50,8 @@ class TlsStream final : public ByteStream {
 
  private:
   ReceiveResult read(std::span<char> buffer);
+  // Decrypted bytes, records or bytes read ahead are waiting: readable without the socket.
+  [[nodiscard]] bool has_pending() const;
   std::string handshake_failure(int result) const;
 
   const std::unique_ptr<ByteStream> raw_;
