@@ -64,28 +64,6 @@ std::string format_fingerprint(std::span<const std::uint8_t> digest) {
   return text;
 }
 
-std::optional<std::vector<std::uint8_t>> parse_fingerprint(std::string_view text) {
-  constexpr std::size_t kSha256Size = 32;
-  std::vector<std::uint8_t> bytes;
-  int high = -1;
-  for (const char c : text) {
-    if (c == ':' && high < 0) continue;
-    const auto lower = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    int value = -1;
-    if (lower >= '0' && lower <= '9') value = lower - '0';
-    if (lower >= 'a' && lower <= 'f') value = lower - 'a' + 10;
-    if (value < 0) return std::nullopt;
-    if (high < 0) {
-      high = value;
-      continue;
-    }
-    bytes.push_back(static_cast<std::uint8_t>(high * 16 + value));
-    high = -1;
-  }
-  if (high >= 0 || bytes.size() != kSha256Size) return std::nullopt;
-  return bytes;
-}
-
 std::string describe_non_tls(std::string_view first_bytes) {
   if (first_bytes.empty()) return {};
   const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(first_bytes[i]); };

@@ -51,8 +51,6 @@ std::string_view to_string(TlsVersion version) noexcept;
 
 // A SHA-256 digest as clients show it: upper-case hex pairs joined by ':' ("AB:01:...").
 std::string format_fingerprint(std::span<const std::uint8_t> digest);
-// The inverse, forgiving about case and separators (':' or none); empty when not 32 bytes.
-std::optional<std::vector<std::uint8_t>> parse_fingerprint(std::string_view text);
 
 // What the first bytes a client sent say, when they are not the start of a TLS handshake (a TLS
 // record begins 0x16 0x03): "plaintext HTTP request?", "plaintext?", "not a TLS handshake".

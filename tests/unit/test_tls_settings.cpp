@@ -79,25 +79,6 @@ TEST(Fingerprint, FormatsAsUpperCaseHexPairs) {
   EXPECT_EQ(format_fingerprint({}), "");
 }
 
-TEST(Fingerprint, ParsesWhatItFormatsAndTheCommonVariants) {
-  std::array<std::uint8_t, 32> digest{};
-  for (std::size_t i = 0; i < digest.size(); ++i) digest[i] = static_cast<std::uint8_t>(i * 7);
-  const std::string text = format_fingerprint(digest);
-  ASSERT_EQ(text.size(), 95u);
-  const auto parsed = parse_fingerprint(text);
-  ASSERT_TRUE(parsed);
-  EXPECT_TRUE(std::equal(parsed->begin(), parsed->end(), digest.begin()));
-  std::string bare;
-  for (const char c : text) {
-    if (c != ':') bare += static_cast<char>(std::tolower(c));
-  }
-  EXPECT_EQ(parse_fingerprint(bare), parsed);
-  EXPECT_FALSE(parse_fingerprint(text.substr(3)));         // 31 bytes
-  EXPECT_FALSE(parse_fingerprint(text + ":00"));           // 33 bytes
-  EXPECT_FALSE(parse_fingerprint("G0" + text.substr(2)));  // not hex
-  EXPECT_FALSE(parse_fingerprint(text.substr(0, 94)));     // half a byte
-}
-
 TEST(NonTlsDetection, TlsHandshakeRecordsAndNothingAreNotFlagged) {
   EXPECT_EQ(describe_non_tls(""), "");
   EXPECT_EQ(describe_non_tls("\x16"), "");
