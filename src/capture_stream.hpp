@@ -26,6 +26,12 @@ class CaptureStream final : public ByteStream {
                 std::uint64_t conn);
 
   void on_admitted(const Endpoint& client, std::string_view first_bytes) noexcept override;
+  // A TLS stream inside does its handshake here, before admission ends: nothing to record yet.
+  std::optional<std::string> start(std::string& received_ahead) override {
+    return inner_->start(received_ahead);
+  }
+  [[nodiscard]] PeerIdentity peer_identity() const override { return inner_->peer_identity(); }
+  [[nodiscard]] std::string session_summary() const override { return inner_->session_summary(); }
 
   void configure(const StreamOptions& options) noexcept override { inner_->configure(options); }
   void set_receive_timeout(std::chrono::milliseconds timeout) noexcept override {

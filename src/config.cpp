@@ -50,6 +50,7 @@ std::vector<std::string> ServerConfig::validate() const {
   if (pcap_max_size != 0 && pcap_max_size < kMinPcapSize) {
     problems.emplace_back("--pcap-max-size must be 0 (no limit) or at least 1KiB");
   }
+  for (std::string& problem : tls.validate()) problems.push_back(std::move(problem));
   return problems;
 }
 

@@ -84,7 +84,8 @@ void Connection::serve() noexcept {
       return;
     }
     stream_->on_admitted(client_, first_bytes_);
-    services_.log.connected(id_, client_text_);
+    services_.log.connected(id_, client_text_, stream_->peer_identity(),
+                            stream_->session_summary());
     outcome = serve_messages();
   } catch (const std::exception& error) {
     outcome.reason = CloseReason::kError;
@@ -114,6 +115,10 @@ std::optional<Refusal> Connection::admit() {
   }
   if (auto refusal = admission.denied(client_)) return refusal;
   if (!registration_.admit(client_)) return admission.per_ip_refusal();
+  // The stream's own start (TLS: the handshake, over any bytes read past the PROXY header).
+  if (auto failure = stream_->start(first_bytes_)) {
+    return Refusal{RejectReason::kTls, std::move(*failure)};
+  }
   return std::nullopt;
 }
 

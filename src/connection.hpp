@@ -64,7 +64,8 @@ class Connection final : public Drainable {
     std::string note;
   };
 
-  // The PROXY header, access rules and --max-per-ip; a refusal when the client is turned away.
+  // The PROXY header, access rules, --max-per-ip and the stream's start (the TLS handshake); a
+  // refusal when the client is turned away.
   std::optional<Refusal> admit();
   Outcome serve_messages();
   // Frames, logs and answers received bytes; false when the connection ends (outcome says why):

@@ -24,14 +24,20 @@ class TextLogEncoder final : public LogEncoder {
   const char* pattern() const override { return kTextLogPattern; }
 
   void listening(LogLine& out, std::string_view address, bool inherited,
-                 std::size_t max_connections, std::string_view bounded_by) const override {
-    put(out, "listening on {}{} (max {} connections{}{})", address,
-        inherited ? " (inherited socket)" : "", max_connections,
-        bounded_by.empty() ? "" : ", bounded by ", bounded_by);
+                 std::size_t max_connections, std::string_view bounded_by,
+                 std::string_view tls_fingerprint) const override {
+    put(out, "listening on {}{}{}{} (max {} connections{}{})", address,
+        inherited ? " (inherited socket)" : "",
+        tls_fingerprint.empty() ? "" : " tls, certificate SHA-256 ", tls_fingerprint,
+        max_connections, bounded_by.empty() ? "" : ", bounded by ", bounded_by);
   }
 
-  void connected(LogLine& out, std::uint64_t, std::string_view peer) const override {
+  void connected(LogLine& out, std::uint64_t, std::string_view peer,
+                 const PeerIdentity& certificate) const override {
     put(out, "{} connected", peer);
+    if (certificate.empty()) return;
+    put(out, " (client certificate CN={}{}{})", certificate.common_name,
+        certificate.first_san.empty() ? "" : ", SAN ", certificate.first_san);
   }
 
   void message(LogLine& out, std::uint64_t, std::string_view peer,
@@ -80,16 +86,24 @@ class JsonLogEncoder final : public LogEncoder {
   const char* pattern() const override { return kJsonLogPattern; }
 
   void listening(LogLine& out, std::string_view address, bool inherited,
-                 std::size_t max_connections, std::string_view bounded_by) const override {
+                 std::size_t max_connections, std::string_view bounded_by,
+                 std::string_view tls_fingerprint) const override {
     put(out,
         R"("event":"listening","address":{},"inherited":{},"max_connections":{},)"
         R"("bounded_by":{})",
         json_quote(address), inherited, max_connections,
         json_quote(bounded_by.empty() ? "--max-connections" : bounded_by));
+    if (!tls_fingerprint.empty()) {
+      put(out, R"(,"tls":true,"cert_sha256":{})", json_quote(tls_fingerprint));
+    }
   }
 
-  void connected(LogLine& out, std::uint64_t conn, std::string_view peer) const override {
+  void connected(LogLine& out, std::uint64_t conn, std::string_view peer,
+                 const PeerIdentity& certificate) const override {
     put(out, R"("event":"connected","conn":{},"peer":{})", conn, json_quote(peer));
+    if (certificate.empty()) return;
+    put(out, R"(,"cert_cn":{},"cert_san":{})", json_quote(certificate.common_name),
+        json_quote(certificate.first_san));
   }
 
   void message(LogLine& out, std::uint64_t conn, std::string_view peer,

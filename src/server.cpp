@@ -19,6 +19,8 @@
 #include "tcp_server/connection_limit.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/socket.hpp"
+#include "tcp_server/tls_context.hpp"
+#include "tls_stream.hpp"
 #include "waker.hpp"
 
 namespace tcp_server {
@@ -43,12 +45,22 @@ ServerConfig validated(ServerConfig config) {
   throw std::invalid_argument(message);
 }
 
+// The TLS context when config asks for TLS; its warnings (an expired certificate) are logged.
+std::optional<TlsContext> make_tls_context(const ServerConfig& config, ServerLog& log) {
+  if (!config.tls.enabled()) return std::nullopt;
+  std::vector<std::string> warnings;
+  TlsContext context = TlsContext::create(config.tls, config.listen.host, warnings);
+  for (const std::string& warning : warnings) log.note(spdlog::level::warn, "tls", warning);
+  return context;
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
         log(std::move(logger), config.log_format, config.log_hex),
+        tls(make_tls_context(config, log)),
         responder(config),
         admission(config, stats, log),
         services{config, responder, admission, log, stats},
@@ -71,6 +83,7 @@ struct Server::Impl {
 
   const ServerConfig config;
   ServerLog log;
+  const std::optional<TlsContext> tls;  // when the port speaks TLS
   ServerStats stats;
   // --pcap: opened by open(), flushed at the end of the drain. Declared before threads (and
   // after log): closed only once every connection thread is gone, its last lines logged.
@@ -124,7 +137,8 @@ void Server::open(UniqueFd inherited_listener) {
   impl.max_connections = derived ? ceiling.limit : impl.config.max_connections;
   impl.max_connections_bounded_by = derived ? ceiling.bounded_by : "--max-connections";
   impl.log.listening(impl.listener->local_endpoint(), impl.listener->inherited(),
-                     impl.max_connections, derived ? ceiling.bounded_by : std::string_view());
+                     impl.max_connections, derived ? ceiling.bounded_by : std::string_view(),
+                     impl.tls ? std::string_view(impl.tls->fingerprint()) : std::string_view());
   if (impl.max_connections > ceiling.limit) {
     impl.log.note(spdlog::level::warn, "limit",
                   fmt::format("--max-connections {} is more than this system can carry ({} "
@@ -249,6 +263,9 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
     const std::uint64_t id = ++connections_started;
     const Endpoint local = pcap ? tcp_server::local_endpoint(fd.get()) : Endpoint();
     stream = std::make_unique<SocketStream>(std::move(fd));
+    // TLS starts at admission, after any PROXY header (Connection::admit).
+    if (tls) stream = std::make_unique<TlsStream>(std::move(stream), *tls);
+    // Outside TLS, so that the capture holds what the connection reads and writes: plaintext.
     if (pcap) stream = std::make_unique<CaptureStream>(std::move(stream), *pcap, local, id);
     connection = std::make_shared<Connection>(std::move(stream), peer, id, services);
     connection->enroll(registry.add(*connection));

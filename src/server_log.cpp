@@ -26,14 +26,21 @@ void ServerLog::write(spdlog::level::level_enum level, Encode encode) {
 }
 
 void ServerLog::listening(const Endpoint& local, bool inherited, std::size_t max_connections,
-                          std::string_view bounded_by) {
+                          std::string_view bounded_by, std::string_view tls_fingerprint) {
   write(spdlog::level::info, [&](LogLine& line) {
-    encoder_->listening(line, local.to_string(), inherited, max_connections, bounded_by);
+    encoder_->listening(line, local.to_string(), inherited, max_connections, bounded_by,
+                        tls_fingerprint);
   });
 }
 
-void ServerLog::connected(std::uint64_t conn, std::string_view peer) {
-  write(spdlog::level::info, [&](LogLine& line) { encoder_->connected(line, conn, peer); });
+void ServerLog::connected(std::uint64_t conn, std::string_view peer,
+                          const PeerIdentity& certificate, std::string_view session) {
+  write(spdlog::level::info,
+        [&](LogLine& line) { encoder_->connected(line, conn, peer, certificate); });
+  if (session.empty()) return;
+  write(spdlog::level::debug, [&](LogLine& line) {
+    encoder_->note(line, "tls_session", fmt::format("{} tls: {}", peer, session));
+  });
 }
 
 void ServerLog::message(std::uint64_t conn, std::string_view peer,

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "tcp_server/byte_stream.hpp"
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/log_encoder.hpp"
 #include "tcp_server/log_format.hpp"
@@ -31,9 +32,13 @@ class ServerLog {
 
   // bounded_by: what limit the derived max_connections comes from ("kernel.pid_max", ...);
   // empty when --max-connections set it.
+  // tls_fingerprint: see LogEncoder::listening.
   void listening(const Endpoint& local, bool inherited, std::size_t max_connections,
-                 std::string_view bounded_by);
-  void connected(std::uint64_t conn, std::string_view peer);
+                 std::string_view bounded_by, std::string_view tls_fingerprint = {});
+  // certificate: what the client's certificate says (TLS); session: a line about its session
+  // (TLS version, cipher, SNI, ALPN), logged at debug level when not empty.
+  void connected(std::uint64_t conn, std::string_view peer, const PeerIdentity& certificate = {},
+                 std::string_view session = {});
   void message(std::uint64_t conn, std::string_view peer, std::string_view display_payload);
   void disconnected(std::uint64_t conn, std::string_view peer,
                     std::chrono::steady_clock::duration lifetime, std::uint64_t messages,

@@ -16,6 +16,8 @@ std::string_view to_string(RejectReason reason) noexcept {
       return "denied";
     case RejectReason::kProxyHeader:
       return "proxy-header";
+    case RejectReason::kTls:
+      return "tls";
     case RejectReason::kCount:
       break;
   }

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 
@@ -16,6 +18,14 @@ struct StreamOptions {
   KeepaliveSettings keepalive;
   std::chrono::milliseconds receive_timeout{0};  // 0: wait for ever
   std::chrono::milliseconds send_timeout{0};     // 0: wait for ever
+};
+
+// Who the peer proved to be while its stream started (TLS: its client certificate), for the
+// connected line. Already escaped for the log; empty when it proved nothing.
+struct PeerIdentity {
+  std::string common_name;  // the subject's CN
+  std::string first_san;    // the first subjectAltName, "DNS:a.example", "IP:10.0.0.1", ...
+  [[nodiscard]] bool empty() const noexcept { return common_name.empty() && first_san.empty(); }
 };
 
 // One client's bytes, both ways: all a connection reads from and writes to, so that it never
@@ -44,6 +54,19 @@ class ByteStream {
   // receive, which reports it properly.
   virtual void configure(const StreamOptions& options) noexcept = 0;
   virtual void set_receive_timeout(std::chrono::milliseconds timeout) noexcept = 0;
+
+  // Called once at admission, after any PROXY header was read from the raw stream and before
+  // the first message: a stream with a handshake (TLS) does it here, bounded by its own timeout.
+  // received_ahead: bytes already read past the PROXY header; a stream that consumes them (the
+  // start of a ClientHello) leaves it empty, otherwise they are the start of the first message.
+  // Returns why the client is refused, when it is.
+  virtual std::optional<std::string> start(std::string& received_ahead) {
+    (void)received_ahead;
+    return std::nullopt;
+  }
+  // After start(): who the peer proved to be, and a line about the session for debug logs.
+  [[nodiscard]] virtual PeerIdentity peer_identity() const { return {}; }
+  [[nodiscard]] virtual std::string session_summary() const { return {}; }
 
   // Waits up to the receive timeout (which then shows as is_timeout()); 0 bytes and no error is
   // the end of the stream.

@@ -13,6 +13,7 @@
 #include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
 #include "tcp_server/text_encoding.hpp"
+#include "tcp_server/tls_settings.hpp"
 
 namespace tcp_server {
 
@@ -62,6 +63,8 @@ struct ServerConfig {
   ProxyVersions proxy_protocol = ProxyVersions::kNone;
   std::vector<Cidr> trusted_proxies;
   std::chrono::milliseconds proxy_header_timeout{std::chrono::seconds(5)};
+  // TLS on every connection (after any PROXY header) when tls.enabled().
+  TlsSettings tls;
 
   // --pcap: every connection's bytes written to this file as TCP segments; empty: off.
   std::string pcap_file;

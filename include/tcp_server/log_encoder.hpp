@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tcp_server/byte_stream.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/stats.hpp"
 
@@ -42,9 +43,13 @@ class LogEncoder {
   [[nodiscard]] virtual const char* pattern() const = 0;
 
   // bounded_by: what the derived connection limit comes from; empty when it was given.
+  // tls_fingerprint: the certificate's SHA-256 when the port speaks TLS; empty when plain.
   virtual void listening(LogLine& out, std::string_view address, bool inherited,
-                         std::size_t max_connections, std::string_view bounded_by) const = 0;
-  virtual void connected(LogLine& out, std::uint64_t conn, std::string_view peer) const = 0;
+                         std::size_t max_connections, std::string_view bounded_by,
+                         std::string_view tls_fingerprint = {}) const = 0;
+  // certificate: the client certificate's subject, when it gave one (TLS).
+  virtual void connected(LogLine& out, std::uint64_t conn, std::string_view peer,
+                         const PeerIdentity& certificate = {}) const = 0;
   virtual void message(LogLine& out, std::uint64_t conn, std::string_view peer,
                        std::string_view payload) const = 0;
   virtual void disconnected(LogLine& out, const Disconnection& event) const = 0;

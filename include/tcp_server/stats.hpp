@@ -18,6 +18,7 @@ enum class RejectReason : std::size_t {
   kNoThread,         // no thread could be created for it
   kDenied,           // access rules (--allow/--deny)
   kProxyHeader,      // missing, malformed or slow PROXY protocol header
+  kTls,              // the TLS handshake failed or did not finish in time (or plaintext)
   kCount
 };
 std::string_view to_string(RejectReason reason) noexcept;

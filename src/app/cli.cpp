@@ -15,6 +15,7 @@
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/reply_text.hpp"
 #include "tcp_server/text_encoding.hpp"
+#include "tcp_server/tls_settings.hpp"
 
 namespace tcp_server {
 namespace {
@@ -26,6 +27,61 @@ constexpr const char* kProgram = "tcp_server";
 
 void print_error(std::ostream& err, const std::string& what) {
   err << kProgram << ": error: " << what << ". Run with --help for usage.\n";
+}
+
+// --tls-*: files are only named here; TlsContext::create reads them at start and says what is
+// wrong with them.
+void add_tls_options(CLI::App& app, TlsSettings& tls) {
+  const auto group = "TLS";
+  app.add_option("--tls-cert", tls.cert_path,
+                 "Serve TLS with this PEM certificate (then any intermediates); needs --tls-key")
+      ->type_name("PATH")
+      ->group(group);
+  app.add_option("--tls-key", tls.key_path,
+                 "The certificate's PEM private key (RSA, ECDSA, Ed25519)")
+      ->type_name("PATH")
+      ->group(group);
+  app.add_flag("--tls-self-signed", tls.self_signed,
+               "Serve TLS with a key and certificate generated at start (in memory; for "
+               "localhost, 127.0.0.1, ::1 and --host); the log gives its SHA-256 fingerprint")
+      ->group(group);
+  app.add_option("--tls-cert-out", tls.cert_out_path,
+                 "With --tls-self-signed: write the certificate (not the key) here, for clients "
+                 "to trust")
+      ->type_name("PATH")
+      ->group(group);
+  app.add_option("--tls-client-ca", tls.client_ca_path,
+                 "Mutual TLS: clients must present a certificate this PEM CA signed")
+      ->type_name("PATH")
+      ->group(group);
+  app.add_option_function<std::string>(
+         "--tls-verify-client",
+         [&tls](const std::string& text) {
+           tls.verify_client =
+               text == "optional" ? ClientVerification::kOptional : ClientVerification::kRequire;
+         },
+         "With --tls-client-ca: require a client certificate, or make it optional (one "
+         "given must still be valid)")
+      ->type_name("require|optional")
+      ->check(CLI::IsMember({"require", "optional"}))
+      ->default_str("require")
+      ->group(group);
+  app.add_option_function<std::string>(
+         "--tls-min-version",
+         [&tls](const std::string& text) { tls.min_version = *parse_tls_version(text); },
+         "Oldest TLS version accepted: 1.2 or 1.3 (1.0 and 1.1 are never accepted)")
+      ->type_name("VERSION")
+      ->default_str("1.2")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            std::string why;
+            return parse_tls_version(text, &why) ? std::string() : why;
+          },
+          "VERSION"))
+      ->group(group);
+  add_duration(app, "--tls-handshake-timeout", tls.handshake_timeout,
+               "Close a client that has not finished its TLS handshake after this long")
+      ->group(group);
 }
 
 }  // namespace
@@ -288,6 +344,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       "logrotate) and re-reads --allow-file and --deny-file for clients that connect after it; "
       "connected clients are left alone, and a file that cannot be read or parsed keeps the "
       "old rules.");
+
+  add_tls_options(app, config.tls);
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
