@@ -12,6 +12,7 @@
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
+#include "tcp_server/testing_settings.hpp"
 #include "tcp_server/text_encoding.hpp"
 
 namespace tcp_server {
@@ -61,6 +62,7 @@ struct ServerConfig {
   ProxyVersions proxy_protocol = ProxyVersions::kNone;
   std::vector<Cidr> trusted_proxies;
   std::chrono::milliseconds proxy_header_timeout{std::chrono::seconds(5)};
+  TestingSettings testing;  // delays, faults, banner: the "Testing" options
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;
