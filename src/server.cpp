@@ -6,17 +6,20 @@
 
 #include <atomic>
 #include <optional>
+#include <random>
 #include <stdexcept>
 
 #include "admission.hpp"
 #include "connection.hpp"
 #include "connection_registry.hpp"
 #include "connection_threads.hpp"
+#include "lifetime_watch.hpp"
 #include "server_log.hpp"
 #include "socket_stream.hpp"
 #include "tcp_server/connection_limit.hpp"
 #include "tcp_server/listener.hpp"
 #include "tcp_server/socket.hpp"
+#include "throttled_stream.hpp"
 #include "waker.hpp"
 
 namespace tcp_server {
@@ -41,15 +44,24 @@ ServerConfig validated(ServerConfig config) {
   throw std::invalid_argument(message);
 }
 
+// --seed, or one drawn now (and logged, so that a run can be repeated).
+std::uint64_t seed_in_use(const TestingSettings& testing) {
+  if (testing.seed) return *testing.seed;
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) | device();
+}
+
 }  // namespace
 
 struct Server::Impl {
   Impl(ServerConfig server_config, std::shared_ptr<spdlog::logger> logger)
       : config(validated(std::move(server_config))),
         log(std::move(logger), config.log_format),
-        responder(config),
+        responder(config, seed_in_use(config.testing)),
         admission(config, stats, log),
-        services{config, responder, admission, log, stats},
+        lifetimes(config.testing.max_lifetime.count() > 0 ? std::make_unique<LifetimeWatch>()
+                                                          : nullptr),
+        services{config, responder, admission, log, stats, lifetimes.get()},
         registry(config.max_per_ip, [this] { on_connection_removed(); }),
         threads(config.thread_stack, kMaxParkedThreads, kParkTime) {}
 
@@ -73,6 +85,8 @@ struct Server::Impl {
   Waker waker;
   const Responder responder;
   const Admission admission;
+  // Outlives every connection (they are joined before it is destroyed).
+  const std::unique_ptr<LifetimeWatch> lifetimes;
   const ConnectionServices services;
   ConnectionRegistry registry;
   ConnectionThreads threads;
@@ -119,6 +133,11 @@ void Server::open(UniqueFd inherited_listener) {
                               "connections, bounded by {}); beyond that, clients wait or are "
                               "refused and other programs may fail to start threads",
                               impl.max_connections, ceiling.limit, ceiling.bounded_by));
+  }
+  if (impl.config.testing.uses_randomness() || impl.config.testing.seed) {
+    impl.log.note(spdlog::level::info, "seed",
+                  fmt::format("random choices seeded with {} (--seed {} repeats them)",
+                              impl.responder.seed(), impl.responder.seed()));
   }
   impl.log.wake_when_summary_pending([&impl] { impl.waker.notify(); });
 }
@@ -226,6 +245,10 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
   std::shared_ptr<Connection> connection;
   try {
     stream = std::make_unique<SocketStream>(std::move(fd));
+    if (config.testing.throttle_bytes_per_second > 0) {
+      stream = std::make_unique<ThrottledStream>(std::move(stream),
+                                                 config.testing.throttle_bytes_per_second);
+    }
     connection =
         std::make_shared<Connection>(std::move(stream), peer, ++connections_started, services);
     connection->enroll(registry.add(*connection));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli_common/options.hpp"
+#include "cli_testing.hpp"
 #include "tcp_server/access_rules.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/reply_text.hpp"
@@ -60,10 +61,11 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->default_str("ack");
   // --reply and --reject-message are kept as typed and encoded once --encoding is known.
   std::string reply_text = config.reply;
-  app.add_option("--reply", reply_text,
-                 "Answer in ack mode, in --encoding; escapes \\n \\r \\t \\0 \\\\ \\xHH (raw "
-                 "bytes). Line framing adds a newline")
-      ->capture_default_str();
+  CLI::Option* reply_option =
+      app.add_option("--reply", reply_text,
+                     "Answer in ack mode, in --encoding; escapes \\n \\r \\t \\0 \\\\ \\xHH (raw "
+                     "bytes). Line framing adds a newline")
+          ->capture_default_str();
   const std::map<std::string, Framing> framings{{"line", Framing::kLine},
                                                 {"chunk", Framing::kChunk}};
   app.add_option("--framing", config.framing,
@@ -212,6 +214,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.add_option("--thread-stack", config.thread_stack, "Stack size of each client thread")
       ->transform(cli::size_value())
       ->default_str("256KiB");
+  TestingTexts testing_texts;
+  add_testing_options(app, reply_option, config.testing, testing_texts);
 
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
@@ -237,6 +241,10 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   };
   if (!encode("--reply", reply_text, config.reply) ||
       !encode("--reject-message", reject_text, config.reject_message)) {
+    return {std::nullopt, 2};
+  }
+  if (auto problem = apply_testing_texts(testing_texts, config)) {
+    print_error(err, *problem);
     return {std::nullopt, 2};
   }
   const auto problems = config.validate();
