@@ -40,5 +40,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Written out rather than computed by dpkg-shlibdeps, so building the package needs no dpkg-dev;
 # these are exactly the shared libraries the binaries link (see ldd).
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-    "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libspdlog1.10 (>= 1:1.10.0), libfmt9 (>= 9.1.0)")
+    "libc6 (>= 2.36), libstdc++6 (>= 12), libgcc-s1, libspdlog1.10 (>= 1:1.10.0), \
+libfmt9 (>= 9.1.0), libre2-9 (>= 20220601)")
 include(CPack)
