@@ -42,6 +42,9 @@ std::vector<std::string> ServerConfig::validate() const {
   if (proxy_header_timeout.count() <= 0) {
     problems.emplace_back("--proxy-header-timeout must be more than 0");
   }
+  if (testing.rules != nullptr && mode != ReplyMode::kAck) {
+    problems.emplace_back("--rules answers messages: it needs --mode ack");
+  }
   for (auto& problem : testing.validate()) problems.push_back(std::move(problem));
   return problems;
 }

@@ -237,7 +237,8 @@ bool Connection::handle_message(std::string_view payload, std::size_t dropped_by
     formatter_.format(display_, payload, dropped_bytes);
     services_.log.message(id_, client_text_, display_);
   }
-  return act(session_.answer({payload, messages_, client_}), /*send_now=*/false, outcome);
+  return act(session_.answer({payload, messages_, client_, client_text_}), /*send_now=*/false,
+             outcome);
 }
 
 bool Connection::act(const Response& response, bool send_now, Outcome& outcome) {
@@ -263,17 +264,17 @@ bool Connection::act(const Response& response, bool send_now, Outcome& outcome) 
       return replies_.size() < kReplyFlushSize || flush_replies(outcome);
     case ResponseAction::kClose:
       if (flush_replies(outcome) && deliver(response.bytes, outcome)) {
-        outcome = {CloseReason::kShutdown, response.note.empty()
-                                               ? std::string("closed by the responder")
-                                               : fmt::format("closed ({})", response.note)};
+        outcome = {
+            CloseReason::kShutdown,
+            fmt::format("closed {}", response.note.empty() ? "by the responder" : response.note)};
       }
       return false;
     case ResponseAction::kReset:
       if (flush_replies(outcome) && deliver(response.bytes, outcome)) {
         stream_->reset_on_close();
-        outcome = {CloseReason::kReset, response.note.empty()
-                                            ? std::string("reset by the responder")
-                                            : fmt::format("reset ({})", response.note)};
+        outcome = {
+            CloseReason::kReset,
+            fmt::format("reset {}", response.note.empty() ? "by the responder" : response.note)};
       }
       return false;
   }

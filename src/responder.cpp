@@ -1,5 +1,7 @@
 #include "tcp_server/responder.hpp"
 
+#include "tcp_server/rules.hpp"
+
 namespace tcp_server {
 namespace {
 
@@ -29,6 +31,7 @@ Response withheld(ResponseAction action, std::string_view why) noexcept {
 Responder::Responder(ReplyMode mode, Framing framing, std::string reply, TestingSettings testing,
                      std::uint64_t seed)
     : mode_(mode),
+      framing_(framing),
       ack_(mode != ReplyMode::kAck  ? std::string()
            : testing.reply_verbatim ? std::move(reply)
                                     : as_line(framing, std::move(reply))),
@@ -45,17 +48,49 @@ Response ResponderSession::greeting() noexcept {
   const Responder& responder = *responder_;
   if (!responder.shapes_responses_) return {};
   if (random_.chance(responder.testing_.reset_rate)) {
-    return withheld(ResponseAction::kReset, "reset on accept (--reset-rate)");
+    return withheld(ResponseAction::kReset, "on accept (--reset-rate)");
   }
   if (responder.banner_.empty()) return {};
   return reply_with(responder.banner_);
 }
 
-Response ResponderSession::answer(const Message& /*message*/) noexcept {
+Response ResponderSession::answer(const Message& message) {
   const Responder& responder = *responder_;
   if (responder.mode_ != ReplyMode::kAck) return {};
   if (!responder.shapes_responses_) return reply_with(responder.ack_);
+  Response response;
+  if (responder.testing_.rules != nullptr && answer_by_rule(message, response)) {
+    return response.action == ResponseAction::kReply ? shape(response) : response;
+  }
   return shape(reply_with(responder.ack_));
+}
+
+bool ResponderSession::answer_by_rule(const Message& message, Response& response) {
+  const auto match = responder_->testing_.rules->match(message.payload, message.number,
+                                                       message.client_text, expanded_);
+  if (!match) return false;
+  // Ended as --reply is (rules.hpp leaves that to the caller).
+  if (line_framing_ && !expanded_.empty() && !expanded_.ends_with('\n')) expanded_ += '\n';
+  response.delay = match->delay;
+  switch (match->verb) {
+    case RuleVerb::kReply:
+      response.action = ResponseAction::kReply;
+      response.bytes = expanded_;
+      break;
+    case RuleVerb::kClose:
+      response.action = ResponseAction::kClose;
+      response.bytes = expanded_;
+      response.note = "by a rule (!close)";
+      break;
+    case RuleVerb::kReset:
+      response.action = ResponseAction::kReset;
+      response.note = "by a rule (!reset)";
+      break;
+    case RuleVerb::kSilent:
+      response.action = ResponseAction::kNoReply;
+      break;
+  }
+  return true;
 }
 
 Response ResponderSession::answer_received(std::string_view received) noexcept {
@@ -76,10 +111,10 @@ Response ResponderSession::shape(Response reply) noexcept {
   ++replies_;
   if (testing.reset_after > 0 && replies_ >= testing.reset_after) {
     reply.action = ResponseAction::kReset;
-    reply.note = "--reset-after";
+    reply.note = "after the last reply (--reset-after)";
   } else if (testing.close_after > 0 && replies_ >= testing.close_after) {
     reply.action = ResponseAction::kClose;
-    reply.note = "--close-after";
+    reply.note = "after the last reply (--close-after)";
   }
   return reply;
 }

@@ -28,15 +28,17 @@ struct Response {
   std::string_view bytes;
   // How long the connection waits before it carries the response out (a drain cuts it short).
   std::chrono::milliseconds delay{0};
-  // Why, for the log, with kDrop, kClose and kReset ("--close-after 3"); our own words.
+  // Why, for the log, with kDrop, kClose and kReset ("after the last reply (--close-after)",
+  // following "closed "/"reset "); our own words.
   std::string_view note;
 };
 
 // One message as the responder sees it.
 struct Message {
-  std::string_view payload;  // a line without its end, or (chunk framing) one read
-  std::uint64_t number = 0;  // 1 for a connection's first message
-  const Endpoint& client;    // the real client (the one a PROXY header names)
+  std::string_view payload;        // a line without its end, or (chunk framing) one read
+  std::uint64_t number = 0;        // 1 for a connection's first message
+  const Endpoint& client;          // the real client (the one a PROXY header names)
+  std::string_view client_text{};  // client as the log shows it (a rule's ${peer})
 };
 
 class ResponderSession;
@@ -67,6 +69,7 @@ class Responder {
   friend class ResponderSession;
 
   ReplyMode mode_;
+  Framing framing_;
   std::string ack_;
   std::string banner_;
   TestingSettings testing_;
@@ -75,15 +78,15 @@ class Responder {
 };
 
 // One connection's side of the responder: what it has answered so far and its own random
-// sequence, so that --close-after counts and --drop-rate draws per connection. Pure: no I/O,
-// no allocation. Not thread safe (one connection's thread).
+// sequence, so that --close-after counts and --drop-rate draws per connection. Pure: no I/O;
+// no allocation but a rule's reply. Not thread safe (one connection's thread).
 class ResponderSession {
  public:
   // When the client has been admitted, before it sends anything: a banner (kReply), a reset
   // (--reset-rate), or nothing.
   [[nodiscard]] Response greeting() noexcept;
-  // The answer to one framed message.
-  [[nodiscard]] Response answer(const Message& message) noexcept;
+  // The answer to one framed message. Not noexcept: a rule's reply may need memory.
+  [[nodiscard]] Response answer(const Message& message);
   // The answer to one read's bytes, after answer() was asked about each message they completed.
   [[nodiscard]] Response answer_received(std::string_view received) noexcept;
 
@@ -92,14 +95,20 @@ class ResponderSession {
  private:
   friend class Responder;
   ResponderSession(const Responder& responder, std::uint64_t connection_id) noexcept
-      : responder_(&responder), random_(responder.seed_, connection_id) {}
+      : responder_(&responder),
+        random_(responder.seed_, connection_id),
+        line_framing_(responder.framing_ == Framing::kLine) {}
 
   // The Testing settings applied to a reply due: dropped, delayed, or the last one.
   Response shape(Response reply) noexcept;
+  // --rules: the matching rule's answer, or nothing (kNoReply) when none matches.
+  bool answer_by_rule(const Message& message, Response& response);
 
   const Responder* responder_;
   RandomBits random_;
   std::uint64_t replies_ = 0;
+  std::string expanded_;  // the reply a rule expanded (its captures, ${n}, ${peer})
+  bool line_framing_;
 };
 
 }  // namespace tcp_server

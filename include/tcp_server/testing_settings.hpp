@@ -2,11 +2,14 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace tcp_server {
+
+class RuleSet;
 
 // What the "Testing" options ask of the server: a server that misbehaves on purpose, so that
 // a client's author can see how the client copes. All off by default; plain data.
@@ -23,6 +26,9 @@ struct TestingSettings {
   std::string banner{};  // --banner, encoded bytes; sent when a client is admitted
   // --reply-file: the reply is sent exactly as given, even in line framing (no newline added).
   bool reply_verbatim = false;
+  // --rules, loaded at start: the first rule matching a message answers it (ack mode); shared,
+  // read-only, by every connection.
+  std::shared_ptr<const RuleSet> rules{};
 
   // True when some choice is random (the seed then matters, and is logged).
   [[nodiscard]] bool uses_randomness() const noexcept {
@@ -31,7 +37,7 @@ struct TestingSettings {
   // True when the responder has anything to do beyond the plain reply.
   [[nodiscard]] bool shapes_responses() const noexcept {
     return delay.count() > 0 || jitter.count() > 0 || close_after > 0 || reset_after > 0 ||
-           drop_rate > 0 || reset_rate > 0 || !banner.empty();
+           drop_rate > 0 || reset_rate > 0 || !banner.empty() || rules != nullptr;
   }
   // Problems, one sentence each naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;

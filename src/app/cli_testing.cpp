@@ -10,6 +10,7 @@
 
 #include "cli_common/options.hpp"
 #include "tcp_server/reply_text.hpp"
+#include "tcp_server/rules.hpp"
 
 namespace tcp_server {
 
@@ -82,6 +83,11 @@ void add_testing_options(CLI::App& app, CLI::Option* reply, TestingSettings& tes
       ->type_name("PATH")
       ->excludes(reply)
       ->group(kGroup);
+  app.add_option("--rules", texts.rules_file,
+                 "Answer each message by the first rule (REGEX => ACTION, one a line) whose RE2 "
+                 "regex matches all of it; --reply when none does")
+      ->type_name("FILE")
+      ->group(kGroup);
 }
 
 std::optional<std::string> apply_testing_texts(const TestingTexts& texts, ServerConfig& config) {
@@ -100,6 +106,14 @@ std::optional<std::string> apply_testing_texts(const TestingTexts& texts, Server
     if (bytes.empty()) return "--reply-file " + texts.reply_file + ": the file is empty";
     config.reply = std::move(bytes);
     config.testing.reply_verbatim = true;
+  }
+  if (!texts.rules_file.empty()) {
+    try {
+      config.testing.rules =
+          std::make_shared<const RuleSet>(RuleSet::load(texts.rules_file, config.encoding));
+    } catch (const std::runtime_error& error) {
+      return std::string("--rules ") + error.what();  // "path:line: reason"
+    }
   }
   return std::nullopt;
 }

@@ -7,6 +7,7 @@
 
 #include "tcp_server/random_bits.hpp"
 #include "tcp_server/responder.hpp"
+#include "tcp_server/rules.hpp"
 #include "tcp_server/send_pacer.hpp"
 #include "tcp_server/testing_settings.hpp"
 
@@ -70,7 +71,7 @@ TEST(ResponderSession, CloseAfterEndsWithTheNthReplyDelivered) {
   const Response last = next(session, 3);
   EXPECT_EQ(last.action, ResponseAction::kClose);
   EXPECT_EQ(last.bytes, "ok\n");
-  EXPECT_EQ(last.note, "--close-after");
+  EXPECT_EQ(last.note, "after the last reply (--close-after)");
 }
 
 TEST(ResponderSession, ResetAfterEndsWithTheNthReplyThenAReset) {
@@ -168,6 +169,49 @@ TEST(ResponderSession, VerbatimReplyGetsNoNewline) {
                             {.reply_verbatim = true}, 1);
   ResponderSession session = responder.session(1);
   EXPECT_EQ(next(session, 1).bytes, "HTTP/1.0 200 OK\r\n\r\nbody");
+}
+
+TestingSettings with_rules(std::string_view text) {
+  TestingSettings testing;
+  testing.rules = std::make_shared<const RuleSet>(RuleSet::parse(text, "t.rules", {}));
+  return testing;
+}
+
+TEST(ResponderSession, ARuleAnswersWhatItMatchesAndTheReplyTheRest) {
+  const Responder responder = ack_responder(with_rules("GET (\\w+) => got $1 #${n} ${peer}\n"));
+  ResponderSession session = responder.session(1);
+  const Response matched = session.answer({"GET x", 4, kClient, "192.0.2.7:40000"});
+  EXPECT_EQ(matched.action, ResponseAction::kReply);
+  EXPECT_EQ(matched.bytes, "got x #4 192.0.2.7:40000\n") << "ended as --reply is";
+  EXPECT_EQ(session.answer({"other", 5, kClient, "p"}).bytes, "ok\n");
+
+  const Responder chunk = ack_responder(with_rules("GET => got\n"), 1, Framing::kChunk);
+  ResponderSession chunk_session = chunk.session(1);
+  EXPECT_EQ(chunk_session.answer({"GET", 1, kClient}).bytes, "got");
+}
+
+TEST(ResponderSession, RuleVerbsBecomeResponses) {
+  const Responder responder = ack_responder(
+      with_rules("Q => !close bye\nR => !reset\nS => !silent\nD => !delay 250ms slow\n"));
+  ResponderSession session = responder.session(1);
+  const Response close = session.answer({"Q", 1, kClient});
+  EXPECT_EQ(close.action, ResponseAction::kClose);
+  EXPECT_EQ(close.bytes, "bye\n");
+  EXPECT_EQ(session.answer({"R", 2, kClient}).action, ResponseAction::kReset);
+  EXPECT_EQ(session.answer({"S", 3, kClient}).action, ResponseAction::kNoReply);
+  const Response slow = session.answer({"D", 4, kClient});
+  EXPECT_EQ(slow.bytes, "slow\n");
+  EXPECT_EQ(slow.delay, milliseconds(250));
+}
+
+TEST(ResponderSession, TestingSettingsApplyToRuleRepliesToo) {
+  TestingSettings testing = with_rules("D => !delay 250ms slow\n");
+  testing.delay = milliseconds(100);
+  testing.close_after = 2;
+  const Responder responder = ack_responder(testing);
+  ResponderSession session = responder.session(1);
+  EXPECT_EQ(session.answer({"D", 1, kClient}).delay, milliseconds(350));
+  EXPECT_EQ(session.answer({"x", 2, kClient}).action, ResponseAction::kClose);
 }
 
 TEST(RandomBits, ChanceAndRangeKeepToTheirBounds) {
