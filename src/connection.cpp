@@ -370,8 +370,9 @@ void Connection::shut_down(int how) noexcept {
 void Connection::expire() noexcept {
   expired_.store(true);
   forced_shut_down_.store(true);
-  pause_.wake();
+  // The stream first: a thread woken out of a --delay must find it shut, not send the reply.
   stream_->shut_down(SHUT_RDWR);
+  pause_.wake();
 }
 
 }  // namespace tcp_server
