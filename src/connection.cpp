@@ -68,6 +68,7 @@ Connection::Connection(std::unique_ptr<ByteStream> stream, Endpoint peer, std::u
       services_(services),
       started_(std::chrono::steady_clock::now()),
       session_(services.responder.session(id)),
+      pause_(services.responder.may_delay() ? std::make_unique<WakeableWait>() : nullptr),
       framer_(services.config.max_line),
       formatter_(services.config.encoding, services.config.log_payload_max) {}
 
@@ -246,7 +247,7 @@ bool Connection::act(const Response& response, bool send_now, Outcome& outcome) 
     // What is queued goes first, so that the delay is this reply's alone; the drain cuts the
     // wait short (the reply then goes at once).
     if (!flush_replies(outcome)) return false;
-    (void)pause_.wait_for(response.delay);
+    if (pause_) (void)pause_->wait_for(response.delay);
     send_now = true;
   }
   switch (response.action) {
@@ -353,7 +354,7 @@ void Connection::finish(const Outcome& outcome) noexcept {
 
 void Connection::request_drain() noexcept {
   draining_.store(true);
-  pause_.wake();
+  if (pause_) pause_->wake();
   if (!idle_.load()) return;
   // Idle: wake the thread out of recv() (SHUT_RD, so that a reply still being written is not
   // cut). This may race with a line just arriving; serve_messages() lets that line finish.
@@ -363,7 +364,7 @@ void Connection::request_drain() noexcept {
 
 void Connection::shut_down(int how) noexcept {
   forced_shut_down_.store(true);
-  pause_.wake();
+  if (pause_) pause_->wake();
   stream_->shut_down(how);
 }
 
@@ -372,7 +373,7 @@ void Connection::expire() noexcept {
   forced_shut_down_.store(true);
   // The stream first: a thread woken out of a --delay must find it shut, not send the reply.
   stream_->shut_down(SHUT_RDWR);
-  pause_.wake();
+  if (pause_) pause_->wake();
 }
 
 }  // namespace tcp_server

@@ -64,6 +64,10 @@ class Responder {
   // The size of a plain reply (0 when messages get none): what a connection keeps room for.
   [[nodiscard]] std::size_t message_reply_size() const noexcept { return ack_.size(); }
   [[nodiscard]] std::uint64_t seed() const noexcept { return seed_; }
+  // True when an answer may come with a delay (--delay, --jitter, --rules' !delay).
+  [[nodiscard]] bool may_delay() const noexcept {
+    return testing_.delay.count() > 0 || testing_.jitter.count() > 0 || testing_.rules != nullptr;
+  }
 
  private:
   friend class ResponderSession;
