@@ -51,6 +51,10 @@ std::vector<std::string> ServerConfig::validate() const {
     problems.emplace_back("--pcap-max-size must be 0 (no limit) or at least 1KiB");
   }
   for (std::string& problem : tls.validate()) problems.push_back(std::move(problem));
+  if (testing.rules != nullptr && mode != ReplyMode::kAck) {
+    problems.emplace_back("--rules answers messages: it needs --mode ack");
+  }
+  for (auto& problem : testing.validate()) problems.push_back(std::move(problem));
   return problems;
 }
 

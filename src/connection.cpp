@@ -67,6 +67,8 @@ Connection::Connection(std::unique_ptr<ByteStream> stream, Endpoint peer, std::u
       client_text_(peer.to_string()),
       services_(services),
       started_(std::chrono::steady_clock::now()),
+      session_(services.responder.session(id)),
+      pause_(services.responder.may_delay() ? std::make_unique<WakeableWait>() : nullptr),
       framer_(services.config.max_line),
       formatter_(services.config.encoding, services.config.log_payload_max,
                  payload_style(services.config.log_format, services.config.log_hex)) {}
@@ -86,6 +88,9 @@ void Connection::serve() noexcept {
     stream_->on_admitted(client_, first_bytes_);
     services_.log.connected(id_, client_text_, stream_->peer_identity(),
                             stream_->session_summary());
+    if (services_.lifetimes != nullptr) {
+      lifetime_ = services_.lifetimes->watch(*this, started_ + config.testing.max_lifetime);
+    }
     outcome = serve_messages();
   } catch (const std::exception& error) {
     outcome.reason = CloseReason::kError;
@@ -132,6 +137,7 @@ Connection::Outcome Connection::serve_messages() {
   std::array<char, kSmallReceiveBufferSize> small_buffer;
   ReceiveBuffer large_buffer;
   Outcome outcome;
+  if (!act(session_.greeting(), /*send_now=*/true, outcome)) return outcome;
   if (!first_bytes_.empty()) {
     const bool answered = process(first_bytes_, line_framing, outcome);
     std::string().swap(first_bytes_);  // framed: the framer copied what it still needs
@@ -228,8 +234,7 @@ bool Connection::process(std::string_view bytes, bool line_framing, Outcome& out
   } else if (!handle_message(bytes, 0, outcome)) {
     return false;
   }
-  return act(services_.responder.answer_received(bytes), /*send_now=*/true, outcome) &&
-         flush_replies(outcome);
+  return act(session_.answer_received(bytes), /*send_now=*/true, outcome) && flush_replies(outcome);
 }
 
 bool Connection::handle_message(std::string_view payload, std::size_t dropped_bytes,
@@ -240,13 +245,23 @@ bool Connection::handle_message(std::string_view payload, std::size_t dropped_by
     formatter_.format(display_, payload, dropped_bytes);
     services_.log.message(id_, client_text_, display_);
   }
-  return act(services_.responder.answer({payload, messages_, client_}), /*send_now=*/false,
+  return act(session_.answer({payload, messages_, client_, client_text_}), /*send_now=*/false,
              outcome);
 }
 
 bool Connection::act(const Response& response, bool send_now, Outcome& outcome) {
+  if (response.delay.count() > 0) {
+    // What is queued goes first, so that the delay is this reply's alone; the drain cuts the
+    // wait short (the reply then goes at once).
+    if (!flush_replies(outcome)) return false;
+    if (pause_) (void)pause_->wait_for(response.delay);
+    send_now = true;
+  }
   switch (response.action) {
     case ResponseAction::kNoReply:
+      return true;
+    case ResponseAction::kDrop:
+      services_.log.reply_dropped(id_, client_text_, messages_, response.note);
       return true;
     case ResponseAction::kReply:
       if (send_now) return flush_replies(outcome) && deliver(response.bytes, outcome);
@@ -257,12 +272,18 @@ bool Connection::act(const Response& response, bool send_now, Outcome& outcome) 
       return replies_.size() < kReplyFlushSize || flush_replies(outcome);
     case ResponseAction::kClose:
       if (flush_replies(outcome) && deliver(response.bytes, outcome)) {
-        outcome = {CloseReason::kShutdown, "closed by the responder"};
+        outcome = {
+            CloseReason::kShutdown,
+            fmt::format("closed {}", response.note.empty() ? "by the responder" : response.note)};
       }
       return false;
     case ResponseAction::kReset:
-      stream_->reset_on_close();
-      outcome = {CloseReason::kReset, "reset by the responder"};
+      if (flush_replies(outcome) && deliver(response.bytes, outcome)) {
+        stream_->reset_on_close();
+        outcome = {
+            CloseReason::kReset,
+            fmt::format("reset {}", response.note.empty() ? "by the responder" : response.note)};
+      }
       return false;
   }
   return true;
@@ -286,12 +307,18 @@ bool Connection::deliver(std::string_view bytes, Outcome& outcome) {
   return true;
 }
 
-Connection::Outcome Connection::shut_down_outcome() const {
+Connection::Outcome Connection::shut_down_outcome(std::string_view note) const {
+  if (expired_.load()) {
+    return {CloseReason::kMaxLifetime,
+            fmt::format("open for {}", format_duration(services_.config.testing.max_lifetime))};
+  }
+  if (!note.empty()) return {CloseReason::kShutdown, std::string(note)};
   if (framer_.empty()) return {CloseReason::kShutdown, {}};
   return {CloseReason::kShutdown, "an unfinished line was dropped"};
 }
 
 Connection::Outcome Connection::receive_error(std::error_code error) const {
+  if (expired_.load()) return shut_down_outcome();
   if (forced_shut_down_.load() || drain_shut_down_.load()) return {CloseReason::kShutdown, {}};
   if (is_timeout(error)) {
     return {CloseReason::kIdleTimeout,
@@ -303,7 +330,7 @@ Connection::Outcome Connection::receive_error(std::error_code error) const {
 
 Connection::Outcome Connection::delivery_error(std::error_code error) const {
   if (forced_shut_down_.load() || drain_shut_down_.load()) {
-    return {CloseReason::kShutdown, "reply not delivered"};
+    return shut_down_outcome("reply not delivered");
   }
   if (is_timeout(error)) {
     return {CloseReason::kSendTimeout, fmt::format("peer read nothing for {}",
@@ -329,11 +356,13 @@ void Connection::finish(const Outcome& outcome) noexcept {
     // would wait for it for ever.
   }
   registration_.reset();
+  lifetime_.reset();
   stream_->close();
 }
 
 void Connection::request_drain() noexcept {
   draining_.store(true);
+  if (pause_) pause_->wake();
   if (!idle_.load()) return;
   // Idle: wake the thread out of recv() (SHUT_RD, so that a reply still being written is not
   // cut). This may race with a line just arriving; serve_messages() lets that line finish.
@@ -343,7 +372,16 @@ void Connection::request_drain() noexcept {
 
 void Connection::shut_down(int how) noexcept {
   forced_shut_down_.store(true);
+  if (pause_) pause_->wake();
   stream_->shut_down(how);
+}
+
+void Connection::expire() noexcept {
+  expired_.store(true);
+  forced_shut_down_.store(true);
+  // The stream first: a thread woken out of a --delay must find it shut, not send the reply.
+  stream_->shut_down(SHUT_RDWR);
+  if (pause_) pause_->wake();
 }
 
 }  // namespace tcp_server

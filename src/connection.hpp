@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "admission.hpp"
+#include "lifetime_watch.hpp"
 #include "registration.hpp"
 #include "tcp_server/byte_stream.hpp"
 #include "tcp_server/config.hpp"
@@ -17,6 +18,7 @@
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/responder.hpp"
 #include "tcp_server/stats.hpp"
+#include "wakeable_wait.hpp"
 
 namespace tcp_server {
 
@@ -29,11 +31,12 @@ struct ConnectionServices {
   const Admission& admission;
   ServerLog& log;
   ServerStats& stats;
+  LifetimeWatch* lifetimes = nullptr;  // with --max-lifetime
 };
 
 // One client, served by one thread from accept to close. serve() is that thread's whole job;
 // request_drain() and shut_down() are called by the registry, under its lock, from other threads.
-class Connection final : public Drainable {
+class Connection final : public Drainable, public Expirable {
  public:
   // id numbers the connection in the log ("conn" in JSON).
   Connection(std::unique_ptr<ByteStream> stream, Endpoint peer, std::uint64_t id,
@@ -54,6 +57,8 @@ class Connection final : public Drainable {
   // The drain's deadline: wakes the thread out of recv() (SHUT_RD) or send() too (SHUT_RDWR);
   // an unfinished line is dropped.
   void shut_down(int how) noexcept override;
+  // --max-lifetime is up: like the deadline's shut_down(SHUT_RDWR), with a reason of its own.
+  void expire() noexcept override;
   // For the accept loop, instead of serve(): a client that will not be served (no thread could
   // be had for it) is refused (Admission::refuse).
   void refuse(RejectReason reason, std::string_view detail) noexcept;
@@ -78,8 +83,8 @@ class Connection final : public Drainable {
   bool act(const Response& response, bool send_now, Outcome& outcome);
   bool flush_replies(Outcome& outcome);
   bool deliver(std::string_view bytes, Outcome& outcome);
-  // After the drain's deadline shut the socket down.
-  Outcome shut_down_outcome() const;
+  // After the drain's deadline (or --max-lifetime) shut the socket down; note when it was not.
+  Outcome shut_down_outcome(std::string_view note = {}) const;
   Outcome receive_error(std::error_code error) const;
   Outcome delivery_error(std::error_code error) const;
   void finish(const Outcome& outcome) noexcept;
@@ -88,12 +93,17 @@ class Connection final : public Drainable {
   std::uint64_t id_;
   const std::unique_ptr<ByteStream> stream_;
   Registration registration_;
+  LifetimeWatch::Handle lifetime_;  // with --max-lifetime; reset before the stream closes
   const Endpoint peer_;
   Endpoint client_;          // the real client: peer_, or what a PROXY header says
   std::string client_text_;  // client_.to_string(), computed once for every log line
   const ConnectionServices& services_;
   const std::chrono::steady_clock::time_point started_;
 
+  ResponderSession session_;
+  // --delay (or a rule's !delay) waits here; the drain, its deadline and expire() wake it. Only
+  // when the responder may delay (Responder::may_delay): 90 bytes a connection otherwise.
+  const std::unique_ptr<WakeableWait> pause_;
   LineFramer framer_;
   PayloadFormatter formatter_;
   std::string display_;       // reused: the payload as the log shows it
@@ -108,6 +118,7 @@ class Connection final : public Drainable {
   // that raced it may outlive: see serve_messages()), or the deadline's (shut_down()).
   std::atomic<bool> drain_shut_down_{false};
   std::atomic<bool> forced_shut_down_{false};
+  std::atomic<bool> expired_{false};  // set by expire(), before its shutdown(2)
 };
 
 }  // namespace tcp_server

@@ -51,6 +51,11 @@ class TextLogEncoder final : public LogEncoder {
         event.bytes_in, to_string(event.reason), event.note.empty() ? "" : ": ", event.note);
   }
 
+  void reply_dropped(LogLine& out, std::uint64_t, std::string_view peer, std::uint64_t message,
+                     std::string_view why) const override {
+    put(out, "{} message {}: reply dropped ({})", peer, message, why);
+  }
+
   void rejected(LogLine& out, std::string_view peer, RejectReason reason,
                 std::string_view detail) const override {
     put(out, "{} rejected: {} ({})", peer, to_string(reason), detail);
@@ -119,6 +124,12 @@ class JsonLogEncoder final : public LogEncoder {
         R"("bytes_in":{},"reason":{},"note":{})",
         event.conn, json_quote(event.peer), ms / 1000, ms % 1000, event.messages, event.bytes_in,
         json_quote(to_string(event.reason)), json_quote(event.note));
+  }
+
+  void reply_dropped(LogLine& out, std::uint64_t conn, std::string_view peer, std::uint64_t message,
+                     std::string_view why) const override {
+    put(out, R"("event":"reply_dropped","conn":{},"peer":{},"message":{},"why":{})", conn,
+        json_quote(peer), message, json_quote(why));
   }
 
   void rejected(LogLine& out, std::string_view peer, RejectReason reason,

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <optional>
+#include <random>
 #include <stdexcept>
 
 #include "admission.hpp"
@@ -13,6 +14,7 @@
 #include "connection.hpp"
 #include "connection_registry.hpp"
 #include "connection_threads.hpp"
+#include "lifetime_watch.hpp"
 #include "pcap_writer.hpp"
 #include "server_log.hpp"
 #include "socket_stream.hpp"
@@ -20,6 +22,7 @@
 #include "tcp_server/listener.hpp"
 #include "tcp_server/socket.hpp"
 #include "tcp_server/tls_context.hpp"
+#include "throttled_stream.hpp"
 #include "tls_stream.hpp"
 #include "waker.hpp"
 
@@ -54,6 +57,13 @@ std::optional<TlsContext> make_tls_context(const ServerConfig& config, ServerLog
   return context;
 }
 
+// --seed, or one drawn now (and logged, so that a run can be repeated).
+std::uint64_t seed_in_use(const TestingSettings& testing) {
+  if (testing.seed) return *testing.seed;
+  std::random_device device;
+  return (std::uint64_t{device()} << 32) | device();
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -61,9 +71,11 @@ struct Server::Impl {
       : config(validated(std::move(server_config))),
         log(std::move(logger), config.log_format, config.log_hex),
         tls(make_tls_context(config, log)),
-        responder(config),
+        responder(config, seed_in_use(config.testing)),
         admission(config, stats, log),
-        services{config, responder, admission, log, stats},
+        lifetimes(config.testing.max_lifetime.count() > 0 ? std::make_unique<LifetimeWatch>()
+                                                          : nullptr),
+        services{config, responder, admission, log, stats, lifetimes.get()},
         registry(config.max_per_ip, [this] { on_connection_removed(); }),
         threads(config.thread_stack, kMaxParkedThreads, kParkTime) {}
 
@@ -91,6 +103,8 @@ struct Server::Impl {
   Waker waker;
   const Responder responder;
   Admission admission;  // not const: its access rules can be replaced (replace_access_rules)
+  // Outlives every connection (they are joined before it is destroyed).
+  const std::unique_ptr<LifetimeWatch> lifetimes;
   const ConnectionServices services;
   ConnectionRegistry registry;
   ConnectionThreads threads;
@@ -145,6 +159,11 @@ void Server::open(UniqueFd inherited_listener) {
                               "connections, bounded by {}); beyond that, clients wait or are "
                               "refused and other programs may fail to start threads",
                               impl.max_connections, ceiling.limit, ceiling.bounded_by));
+  }
+  if (impl.config.testing.uses_randomness() || impl.config.testing.seed) {
+    impl.log.note(spdlog::level::info, "seed",
+                  fmt::format("random choices seeded with {} (--seed {} repeats them)",
+                              impl.responder.seed(), impl.responder.seed()));
   }
   impl.log.wake_when_summary_pending([&impl] { impl.waker.notify(); });
 }
@@ -263,6 +282,11 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
     const std::uint64_t id = ++connections_started;
     const Endpoint local = pcap ? tcp_server::local_endpoint(fd.get()) : Endpoint();
     stream = std::make_unique<SocketStream>(std::move(fd));
+    // A throttle paces what goes on the wire (a TLS stream writes its records through it).
+    if (config.testing.throttle_bytes_per_second > 0) {
+      stream = std::make_unique<ThrottledStream>(std::move(stream),
+                                                 config.testing.throttle_bytes_per_second);
+    }
     // TLS starts at admission, after any PROXY header (Connection::admit).
     if (tls) stream = std::make_unique<TlsStream>(std::move(stream), *tls);
     // Outside TLS, so that the capture holds what the connection reads and writes: plaintext.

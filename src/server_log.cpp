@@ -57,6 +57,12 @@ void ServerLog::disconnected(std::uint64_t conn, std::string_view peer,
   });
 }
 
+void ServerLog::reply_dropped(std::uint64_t conn, std::string_view peer, std::uint64_t message,
+                              std::string_view why) {
+  write(spdlog::level::info,
+        [&](LogLine& line) { encoder_->reply_dropped(line, conn, peer, message, why); });
+}
+
 void ServerLog::note(spdlog::level::level_enum level, std::string_view event,
                      std::string_view text) {
   write(level, [&](LogLine& line) { encoder_->note(line, event, text); });

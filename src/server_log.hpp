@@ -43,6 +43,8 @@ class ServerLog {
   void disconnected(std::uint64_t conn, std::string_view peer,
                     std::chrono::steady_clock::duration lifetime, std::uint64_t messages,
                     std::uint64_t bytes_in, CloseReason reason, std::string_view note);
+  void reply_dropped(std::uint64_t conn, std::string_view peer, std::uint64_t message,
+                     std::string_view why);
   // Per reason, a burst of 100 lines, then 20 a second (LogThrottle); the rest are counted and
   // summed up in one line per reason once they stop (write_due_summaries). detail may quote
   // peer bytes: it is escaped here.

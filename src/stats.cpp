@@ -38,6 +38,8 @@ std::string_view to_string(CloseReason reason) noexcept {
       return "shutdown";
     case CloseReason::kError:
       return "error";
+    case CloseReason::kMaxLifetime:
+      return "max lifetime";
     case CloseReason::kCount:
       break;
   }

@@ -12,6 +12,7 @@
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/proxy_protocol.hpp"
 #include "tcp_server/socket.hpp"
+#include "tcp_server/testing_settings.hpp"
 #include "tcp_server/text_encoding.hpp"
 #include "tcp_server/tls_settings.hpp"
 
@@ -69,6 +70,8 @@ struct ServerConfig {
   // --pcap: every connection's bytes written to this file as TCP segments; empty: off.
   std::string pcap_file;
   std::uint64_t pcap_max_size = 0;  // bytes; 0: no limit
+
+  TestingSettings testing;  // delays, faults, banner: the "Testing" options
 
   // Problems with the values, one sentence each, naming the option; empty when usable.
   [[nodiscard]] std::vector<std::string> validate() const;

@@ -53,6 +53,9 @@ class LogEncoder {
   virtual void message(LogLine& out, std::uint64_t conn, std::string_view peer,
                        std::string_view payload) const = 0;
   virtual void disconnected(LogLine& out, const Disconnection& event) const = 0;
+  // The reply to message number `message` was withheld on purpose; why: our own words.
+  virtual void reply_dropped(LogLine& out, std::uint64_t conn, std::string_view peer,
+                             std::uint64_t message, std::string_view why) const = 0;
   virtual void rejected(LogLine& out, std::string_view peer, RejectReason reason,
                         std::string_view detail) const = 0;
   // Rejections the throttle did not log one by one: how many, and the first few peers.

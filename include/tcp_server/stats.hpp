@@ -31,6 +31,7 @@ enum class CloseReason : std::size_t {
   kReset,        // reset or broken pipe
   kShutdown,     // the server is stopping
   kError,        // any other socket error
+  kMaxLifetime,  // open for --max-lifetime
   kCount
 };
 std::string_view to_string(CloseReason reason) noexcept;

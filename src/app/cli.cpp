@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_common/options.hpp"
+#include "cli_testing.hpp"
 #include "config_file.hpp"
 #include "tcp_server/access_rule_files.hpp"
 #include "tcp_server/access_rules.hpp"
@@ -122,11 +123,12 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       ->group("Replies");
   // --reply and --reject-message are kept as typed and encoded once --encoding is known.
   std::string reply_text = config.reply;
-  app.add_option("--reply", reply_text,
-                 "Answer in ack mode, in --encoding; escapes \\n \\r \\t \\0 \\\\ \\xHH (raw "
-                 "bytes). Line framing adds a newline")
-      ->capture_default_str()
-      ->group("Replies");
+  CLI::Option* reply_option =
+      app.add_option("--reply", reply_text,
+                     "Answer in ack mode, in --encoding; escapes \\n \\r \\t \\0 \\\\ \\xHH (raw "
+                     "bytes). Line framing adds a newline")
+          ->capture_default_str()
+          ->group("Replies");
   const std::map<std::string, Framing> framings{{"line", Framing::kLine},
                                                 {"chunk", Framing::kChunk}};
   add_choice(app, "--framing", config.framing, framings,
@@ -347,6 +349,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
 
   add_tls_options(app, config.tls);
 
+  TestingTexts testing_texts;
+  add_testing_options(app, reply_option, config.testing, testing_texts);
+
   app.failure_message([](const CLI::App*, const CLI::Error& error) {
     return std::string(kProgram) + ": error: " + error.what() + ". Run with --help for usage.\n";
   });
@@ -400,6 +405,10 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   };
   if (!encode("--reply", reply_text, config.reply) ||
       !encode("--reject-message", reject_text, config.reject_message)) {
+    return {std::nullopt, 2};
+  }
+  if (auto problem = apply_testing_texts(testing_texts, config)) {
+    print_error(err, *problem);
     return {std::nullopt, 2};
   }
   const auto problems = config.validate();

@@ -47,6 +47,27 @@ CLI::Validator size_value() {
   return CLI::AsSizeValue(false);
 }
 
+CLI::Validator rate_value() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const std::string typed = text;
+        std::string size = text;
+        if (size.ends_with("/s")) size.resize(size.size() - 2);
+        std::string problem;
+        try {
+          problem = CLI::AsSizeValue(false)(size);
+        } catch (const CLI::ValidationError& error) {
+          problem = error.what();
+        }
+        if (!problem.empty() || size == "0") {
+          return "'" + typed + "' is not a rate (bytes a second, e.g. 10KiB/s, 1m/s, 512/s)";
+        }
+        text = size;
+        return {};
+      },
+      "RATE");
+}
+
 CLI::Validator escaped_text() {
   return CLI::Validator(
       [](std::string& text) -> std::string {

@@ -10,7 +10,13 @@ namespace {
 const Endpoint kClient = *Endpoint::from_ip("192.0.2.7", 40000);
 
 Response answer(const Responder& responder, std::string_view payload, std::uint64_t number = 1) {
-  return responder.answer({payload, number, kClient});
+  ResponderSession session = responder.session(1);
+  return session.answer({payload, number, kClient});
+}
+
+Response answer_received(const Responder& responder, std::string_view received) {
+  ResponderSession session = responder.session(1);
+  return session.answer_received(received);
 }
 
 TEST(Responder, AckModeAnswersEachLineWithTheReplyAsALine) {
@@ -39,7 +45,7 @@ TEST(Responder, AckModeAnswersEveryMessageTheSameWhateverItsNumberOrPayload) {
 
 TEST(Responder, AckModeSendsNothingPerRead) {
   const Responder responder(ReplyMode::kAck, Framing::kLine, "ok");
-  EXPECT_EQ(responder.answer_received("hello\n").action, ResponseAction::kNoReply);
+  EXPECT_EQ(answer_received(responder, "hello\n").action, ResponseAction::kNoReply);
 }
 
 TEST(Responder, EchoModeSendsEachReadBackExactlyAndNothingPerMessage) {
@@ -47,7 +53,7 @@ TEST(Responder, EchoModeSendsEachReadBackExactlyAndNothingPerMessage) {
     const Responder responder(ReplyMode::kEcho, framing, "ok");
     EXPECT_EQ(answer(responder, "hello").action, ResponseAction::kNoReply);
     const std::string received = "hel\r\nlo\n\x01";
-    const Response response = responder.answer_received(received);
+    const Response response = answer_received(responder, received);
     EXPECT_EQ(response.action, ResponseAction::kReply);
     EXPECT_EQ(response.bytes, received);
     EXPECT_EQ(response.bytes.data(), received.data()) << "points into the input: no copy";
@@ -57,7 +63,7 @@ TEST(Responder, EchoModeSendsEachReadBackExactlyAndNothingPerMessage) {
 
 TEST(Responder, EchoModeSendsNothingForAnEmptyRead) {
   const Responder responder(ReplyMode::kEcho, Framing::kLine, "ok");
-  EXPECT_EQ(responder.answer_received("").action, ResponseAction::kNoReply);
+  EXPECT_EQ(answer_received(responder, "").action, ResponseAction::kNoReply);
 }
 
 }  // namespace

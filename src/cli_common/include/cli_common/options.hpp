@@ -25,6 +25,10 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
 // Turns "64KiB"/"256k"/"1m" into a byte count; k, m, g (with or without "i") are powers of 1024.
 CLI::Validator size_value();
 
+// Turns "10KiB/s"/"1m/s"/"512" (bytes a second; the "/s" may be left out) into a byte count
+// of at least 1, with size_value()'s units.
+CLI::Validator rate_value();
+
 // Decodes \n \r \t \0 \\ \xHH in place, or says which escape is bad.
 CLI::Validator escaped_text();
 
