@@ -659,5 +659,104 @@ TEST(TlsStartErrors, TheSelfSignedCertificateOutIsTheOneServed) {
   EXPECT_EQ(text.find("PRIVATE KEY"), std::string::npos);
 }
 
+// The SHA-256 fingerprint of a PEM certificate file as the openssl CLI computes it ("AB:CD:...").
+std::string file_fingerprint(const std::string& cert) {
+  Peer command({"openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", cert});
+  EXPECT_EQ(command.wait_for_exit(), 0) << command.output();
+  const std::string& output = command.output();  // "sha256 Fingerprint=AB:CD:...\n"
+  const std::size_t start = output.find('=') + 1;
+  return output.substr(start, output.find('\n', start) - start);
+}
+
+// Puts a copy of from in place of to by rename, as a certificate tool (certbot) does.
+void replace_file(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+bool eventually_logged(const Subprocess& server, const std::string& text) {
+  return eventually([&] { return server.stdout_text().find(text) != std::string::npos; }, 10s);
+}
+
+TEST(TlsReload, SighupServesTheNewCertificateToNewClientsAndOpenConnectionsContinue) {
+  TempDir dir;
+  const CertificateFiles first = make_server_certificate(dir, "rsa:2048");
+  const CertificateFiles second = make_server_certificate(dir, "ec");
+  const std::string first_fingerprint = file_fingerprint(first.cert);
+  const std::string second_fingerprint = file_fingerprint(second.cert);
+  ASSERT_NE(first_fingerprint, second_fingerprint);
+  const std::string cert = dir.path("server.pem");
+  const std::string key = dir.path("server.key");
+  replace_file(first.cert, cert);
+  replace_file(first.key, key);
+  Subprocess server(
+      {kServerBinary, "--host", "127.0.0.1", "--port", "0", "--tls-cert", cert, "--tls-key", key});
+  const std::string port = std::to_string(announced_port(server));
+  const auto new_client_sees = [&](const std::string& fingerprint) {
+    Peer client({"python3", kPythonClient, port, "--print-fingerprint", "--send", "alpha"});
+    EXPECT_EQ(client.wait_for_exit(), 0) << client.output();
+    EXPECT_TRUE(client.wait_for_lines("fingerprint " + fingerprint, 1)) << client.output();
+    EXPECT_TRUE(client.wait_for_lines("ok", 1)) << client.output();
+  };
+
+  Peer open_before({"python3", kPythonClient, port, "--print-fingerprint", "--stdin"});
+  ASSERT_TRUE(open_before.wait_for_lines("fingerprint " + first_fingerprint, 1))
+      << open_before.output();
+  open_before.write("before\n");
+  ASSERT_TRUE(open_before.wait_for_lines("ok", 1)) << open_before.output();
+
+  replace_file(second.cert, cert);
+  replace_file(second.key, key);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(
+      server, "reload: TLS certificate: " + cert + " (SHA-256 " + second_fingerprint + ")"))
+      << server.stdout_text();
+  new_client_sees(second_fingerprint);
+  // The connection from before the reload goes on with its own session.
+  open_before.write("after\n");
+  EXPECT_TRUE(open_before.wait_for_lines("ok", 2)) << open_before.output();
+
+  // A key that does not match the certificate: the second certificate stays.
+  replace_file(first.key, key);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(server, "reload failed: TLS certificate: --tls-key " + key +
+                                            ": does not match the certificate in --tls-cert " +
+                                            cert + "; the old certificate (SHA-256 " +
+                                            second_fingerprint + ") stays"))
+      << server.stdout_text();
+  new_client_sees(second_fingerprint);
+
+  // A certificate file gone: likewise.
+  std::filesystem::remove(cert);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(server, "reload failed: TLS certificate: --tls-cert " + cert +
+                                            ": cannot read: No such file or directory"))
+      << server.stdout_text();
+  new_client_sees(second_fingerprint);
+  open_before.write("still\n");
+  EXPECT_TRUE(open_before.wait_for_lines("ok", 3)) << open_before.output();
+  open_before.close_stdin();
+  EXPECT_EQ(open_before.wait_for_exit(), 0) << open_before.output();
+}
+
+TEST(TlsReload, ASelfSignedServerKeepsItsGeneratedCertificate) {
+  TempDir dir;
+  const std::string out = dir.path("out.pem");
+  Subprocess server({kServerBinary, "--host", "127.0.0.1", "--port", "0", "--tls-self-signed",
+                     "--tls-cert-out", out});
+  const std::string port = std::to_string(announced_port(server));
+  const std::string fingerprint = file_fingerprint(out);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(server,
+                                "reload: TLS certificate: --tls-self-signed: nothing to "
+                                "re-read, the certificate generated at start (SHA-256 " +
+                                    fingerprint + ") stays"))
+      << server.stdout_text();
+  Peer client(
+      {"python3", kPythonClient, port, "--ca", out, "--print-fingerprint", "--send", "alpha"});
+  EXPECT_EQ(client.wait_for_exit(), 0) << client.output();
+  EXPECT_TRUE(client.wait_for_lines("fingerprint " + fingerprint, 1)) << client.output();
+}
+
 }  // namespace
 }  // namespace tcp_server::testing
