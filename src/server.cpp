@@ -93,10 +93,12 @@ struct Server::Impl {
     const std::lock_guard lock(tls_mutex);
     return tls;
   }
+  // The old context is freed when context goes out of scope, after the lock, unless a
+  // connection still holds it.
   void replace_tls(std::shared_ptr<const TlsContext> context) {
     const std::lock_guard lock(tls_mutex);
     tls.swap(context);
-  }  // the old one is freed here, outside the lock, unless a connection still holds it
+  }
   mutable std::mutex tls_mutex;
   std::shared_ptr<const TlsContext> tls;  // guarded by tls_mutex
   const bool tls_enabled;
