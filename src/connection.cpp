@@ -264,21 +264,22 @@ bool Connection::act(const Response& response, bool send_now, Outcome& outcome) 
       services_.log.reply_dropped(id_, client_text_, messages_, response.note);
       return true;
     case ResponseAction::kReply:
-      if (send_now) return flush_replies(outcome) && deliver(response.bytes, outcome);
+      if (send_now) return flush_replies(outcome) && deliver(response.bytes, 1, outcome);
       // One ack at a time ("ok\n" fits the string itself: no allocation), sent once 16 KiB wait.
       make_room(replies_, replies_.size() + response.bytes.size(),
                 services_.responder.message_reply_size());
       replies_.append(response.bytes);
+      if (!response.bytes.empty()) ++replies_queued_;
       return replies_.size() < kReplyFlushSize || flush_replies(outcome);
     case ResponseAction::kClose:
-      if (flush_replies(outcome) && deliver(response.bytes, outcome)) {
+      if (flush_replies(outcome) && deliver(response.bytes, 1, outcome)) {
         outcome = {
             CloseReason::kShutdown,
             fmt::format("closed {}", response.note.empty() ? "by the responder" : response.note)};
       }
       return false;
     case ResponseAction::kReset:
-      if (flush_replies(outcome) && deliver(response.bytes, outcome)) {
+      if (flush_replies(outcome) && deliver(response.bytes, 1, outcome)) {
         stream_->reset_on_close();
         outcome = {
             CloseReason::kReset,
@@ -291,12 +292,13 @@ bool Connection::act(const Response& response, bool send_now, Outcome& outcome) 
 
 bool Connection::flush_replies(Outcome& outcome) {
   if (replies_.empty()) return true;
-  if (!deliver(replies_, outcome)) return false;
+  if (!deliver(replies_, replies_queued_, outcome)) return false;
   replies_.clear();
+  replies_queued_ = 0;
   return true;
 }
 
-bool Connection::deliver(std::string_view bytes, Outcome& outcome) {
+bool Connection::deliver(std::string_view bytes, std::uint64_t replies, Outcome& outcome) {
   if (bytes.empty()) return true;
   const std::error_code error = stream_->send_all(bytes);
   if (error) {
@@ -304,6 +306,7 @@ bool Connection::deliver(std::string_view bytes, Outcome& outcome) {
     return false;
   }
   services_.stats.on_bytes_out(bytes.size());
+  services_.stats.on_messages_sent(replies);
   return true;
 }
 

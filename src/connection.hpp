@@ -82,7 +82,8 @@ class Connection final : public Drainable, public Expirable {
   // Carries out the responder's answer: queued (kReply), or delivered at once (send_now).
   bool act(const Response& response, bool send_now, Outcome& outcome);
   bool flush_replies(Outcome& outcome);
-  bool deliver(std::string_view bytes, Outcome& outcome);
+  // Sends bytes, which carry replies (messages) replies, and counts both once sent.
+  bool deliver(std::string_view bytes, std::uint64_t replies, Outcome& outcome);
   // After the drain's deadline (or --max-lifetime) shut the socket down; note when it was not.
   Outcome shut_down_outcome(std::string_view note = {}) const;
   Outcome receive_error(std::error_code error) const;
@@ -109,6 +110,7 @@ class Connection final : public Drainable, public Expirable {
   std::string display_;       // reused: the payload as the log shows it
   LargeBlockString replies_;  // reused: acks waiting to be sent, at most about 16 KiB
   std::uint64_t messages_ = 0;
+  std::uint64_t replies_queued_ = 0;  // replies in replies_, counted in the stats once sent
   std::uint64_t bytes_in_ = 0;
 
   // Shared with the registry's drain (sequentially consistent: see request_drain()).

@@ -157,9 +157,9 @@ class JsonLogEncoder final : public LogEncoder {
   void stats(LogLine& out, std::string_view label, const StatsSnapshot& snapshot) const override {
     put(out,
         R"("event":"stats","label":{},"active":{},"accepted":{},"served":{},"messages":{},)"
-        R"("bytes_in":{},"bytes_out":{},"rejected":{{)",
+        R"("messages_sent":{},"bytes_in":{},"bytes_out":{},"rejected":{{)",
         json_quote(label), snapshot.active, snapshot.accepted, snapshot.served, snapshot.messages,
-        snapshot.bytes_in, snapshot.bytes_out);
+        snapshot.messages_sent, snapshot.bytes_in, snapshot.bytes_out);
     for (std::size_t i = 0; i < snapshot.rejected.size(); ++i) {
       put(out, "{}{}:{}", i == 0 ? "" : ",", json_quote(to_string(static_cast<RejectReason>(i))),
           snapshot.rejected[i]);

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <stdexcept>
@@ -48,11 +49,13 @@ ServerConfig validated(ServerConfig config) {
   throw std::invalid_argument(message);
 }
 
-// The TLS context when config asks for TLS; its warnings (an expired certificate) are logged.
-std::optional<TlsContext> make_tls_context(const ServerConfig& config, ServerLog& log) {
-  if (!config.tls.enabled()) return std::nullopt;
+// The TLS context when config asks for TLS, else null; its warnings (an expired certificate)
+// are logged. Throws what TlsContext::create throws.
+std::shared_ptr<const TlsContext> make_tls_context(const ServerConfig& config, ServerLog& log) {
+  if (!config.tls.enabled()) return nullptr;
   std::vector<std::string> warnings;
-  TlsContext context = TlsContext::create(config.tls, config.listen.host, warnings);
+  auto context = std::make_shared<const TlsContext>(
+      TlsContext::create(config.tls, config.listen.host, warnings));
   for (const std::string& warning : warnings) log.note(spdlog::level::warn, "tls", warning);
   return context;
 }
@@ -71,6 +74,7 @@ struct Server::Impl {
       : config(validated(std::move(server_config))),
         log(std::move(logger), config.log_format, config.log_hex),
         tls(make_tls_context(config, log)),
+        tls_enabled(tls != nullptr),
         responder(config, seed_in_use(config.testing)),
         admission(config, stats, log),
         lifetimes(config.testing.max_lifetime.count() > 0 ? std::make_unique<LifetimeWatch>()
@@ -95,7 +99,21 @@ struct Server::Impl {
 
   const ServerConfig config;
   ServerLog log;
-  const std::optional<TlsContext> tls;  // when the port speaks TLS
+  // The TLS context new handshakes use (when the port speaks TLS). reload_tls() replaces it;
+  // each TlsStream holds the one it started with, so open connections keep theirs.
+  std::shared_ptr<const TlsContext> current_tls() const {
+    const std::lock_guard lock(tls_mutex);
+    return tls;
+  }
+  // The old context is freed when context goes out of scope, after the lock, unless a
+  // connection still holds it.
+  void replace_tls(std::shared_ptr<const TlsContext> context) {
+    const std::lock_guard lock(tls_mutex);
+    tls.swap(context);
+  }
+  mutable std::mutex tls_mutex;
+  std::shared_ptr<const TlsContext> tls;  // guarded by tls_mutex
+  const bool tls_enabled;
   ServerStats stats;
   // --pcap: opened by open(), flushed at the end of the drain. Declared before threads (and
   // after log): closed only once every connection thread is gone, its last lines logged.
@@ -150,9 +168,10 @@ void Server::open(UniqueFd inherited_listener) {
   const bool derived = impl.config.max_connections == 0;
   impl.max_connections = derived ? ceiling.limit : impl.config.max_connections;
   impl.max_connections_bounded_by = derived ? ceiling.bounded_by : "--max-connections";
-  impl.log.listening(impl.listener->local_endpoint(), impl.listener->inherited(),
-                     impl.max_connections, derived ? ceiling.bounded_by : std::string_view(),
-                     impl.tls ? std::string_view(impl.tls->fingerprint()) : std::string_view());
+  impl.log.listening(
+      impl.listener->local_endpoint(), impl.listener->inherited(), impl.max_connections,
+      derived ? ceiling.bounded_by : std::string_view(),
+      impl.tls_enabled ? std::string_view(impl.current_tls()->fingerprint()) : std::string_view());
   if (impl.max_connections > ceiling.limit) {
     impl.log.note(spdlog::level::warn, "limit",
                   fmt::format("--max-connections {} is more than this system can carry ({} "
@@ -195,6 +214,35 @@ void Server::stop() noexcept {
 
 void Server::replace_access_rules(AccessRules rules) {
   impl_->admission.replace_access_rules(std::move(rules));
+}
+
+ReloadResult Server::reload_tls() {
+  Impl& impl = *impl_;
+  const TlsSettings& settings = impl.config.tls;
+  if (!impl.tls_enabled) return ReloadResult::reloaded("TLS is off: nothing to re-read");
+  if (settings.self_signed) {
+    // The generated key exists only in memory: a new one would change the certificate clients
+    // were told to pin (--tls-cert-out) for no reason the operator gave.
+    return ReloadResult::reloaded(
+        fmt::format("--tls-self-signed: nothing to re-read, the certificate generated at start "
+                    "(SHA-256 {}) stays",
+                    impl.current_tls()->fingerprint()));
+  }
+  std::vector<std::string> warnings;
+  std::shared_ptr<const TlsContext> context;
+  try {
+    context = std::make_shared<const TlsContext>(
+        TlsContext::create(settings, impl.config.listen.host, warnings));
+  } catch (const std::runtime_error& error) {
+    return ReloadResult::failed(fmt::format("{}; the old certificate (SHA-256 {}) stays",
+                                            error.what(), impl.current_tls()->fingerprint()));
+  }
+  for (const std::string& warning : warnings) impl.log.note(spdlog::level::warn, "tls", warning);
+  std::string detail =
+      fmt::format("{} (SHA-256 {}), for handshakes from now on; open connections keep theirs",
+                  settings.cert_path, context->fingerprint());
+  impl.replace_tls(std::move(context));
+  return ReloadResult::reloaded(std::move(detail));
 }
 
 StatsSnapshot Server::stats() const {
@@ -288,7 +336,7 @@ void Server::Impl::start_connection(UniqueFd fd, const Endpoint& peer) {
                                                  config.testing.throttle_bytes_per_second);
     }
     // TLS starts at admission, after any PROXY header (Connection::admit).
-    if (tls) stream = std::make_unique<TlsStream>(std::move(stream), *tls);
+    if (tls_enabled) stream = std::make_unique<TlsStream>(std::move(stream), current_tls());
     // Outside TLS, so that the capture holds what the connection reads and writes: plaintext.
     if (pcap) stream = std::make_unique<CaptureStream>(std::move(stream), *pcap, local, id);
     connection = std::make_shared<Connection>(std::move(stream), peer, id, services);

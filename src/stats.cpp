@@ -53,10 +53,11 @@ std::uint64_t StatsSnapshot::rejected_total() const noexcept {
 }
 
 std::string format_stats(const StatsSnapshot& stats) {
-  std::string text =
-      fmt::format("active {}, accepted {}, served {}, messages {}, bytes in {} out {}, rejected {}",
-                  stats.active, stats.accepted, stats.served, stats.messages, stats.bytes_in,
-                  stats.bytes_out, stats.rejected_total());
+  std::string text = fmt::format(
+      "active {}, accepted {}, served {}, messages {}, messages sent {}, bytes in {} "
+      "out {}, rejected {}",
+      stats.active, stats.accepted, stats.served, stats.messages, stats.messages_sent,
+      stats.bytes_in, stats.bytes_out, stats.rejected_total());
   std::string reasons;
   for (std::size_t i = 0; i < stats.rejected.size(); ++i) {
     if (stats.rejected[i] == 0) continue;
@@ -74,6 +75,7 @@ StatsSnapshot ServerStats::snapshot() const noexcept {
   result.messages = messages_.load(kRelaxed);
   result.bytes_in = bytes_in_.load(kRelaxed);
   result.bytes_out = bytes_out_.load(kRelaxed);
+  result.messages_sent = messages_sent_.load(kRelaxed);
   for (std::size_t i = 0; i < result.rejected.size(); ++i) {
     result.rejected[i] = rejected_[i].load(kRelaxed);
   }

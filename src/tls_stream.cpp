@@ -225,9 +225,9 @@ const std::error_category& tls_category() noexcept {
   return category;
 }
 
-TlsStream::TlsStream(std::unique_ptr<ByteStream> raw, const TlsContext& context)
+TlsStream::TlsStream(std::unique_ptr<ByteStream> raw, std::shared_ptr<const TlsContext> context)
     : raw_(std::move(raw)),
-      context_(context),
+      context_(std::move(context)),
       transport_(std::make_unique<Transport>(*raw_, read_shut_down_)) {}
 
 TlsStream::~TlsStream() = default;
@@ -245,14 +245,14 @@ void TlsStream::set_receive_timeout(std::chrono::milliseconds timeout) noexcept 
 std::optional<std::string> TlsStream::start(std::string& received_ahead) {
   transport_->ahead = std::move(received_ahead);
   received_ahead.clear();
-  ssl_.reset(SSL_new(context_.native()));
+  ssl_.reset(SSL_new(context_->native()));
   if (!ssl_) throw std::bad_alloc();
   BIO* bio = BIO_new(transport_method());
   if (bio == nullptr) throw std::bad_alloc();
   BIO_set_data(bio, transport_.get());
   SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns it now
 
-  transport_->deadline = std::chrono::steady_clock::now() + context_.handshake_timeout();
+  transport_->deadline = std::chrono::steady_clock::now() + context_->handshake_timeout();
   ERR_clear_error();
   const int result = SSL_accept(ssl_.get());
   transport_->deadline.reset();
@@ -289,7 +289,7 @@ std::string TlsStream::handshake_failure(int result) const {
   }
   if (read_shut_down_.load()) return "the server is shutting down";
   if (transport.timed_out) {
-    return "no handshake within " + format_duration(context_.handshake_timeout());
+    return "no handshake within " + format_duration(context_->handshake_timeout());
   }
   if (transport.error) {
     if (is_peer_gone(transport.error)) return "reset during the handshake";

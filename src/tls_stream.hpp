@@ -21,8 +21,8 @@ namespace tcp_server {
 // close() sends close_notify when the session is sound and not being reset.
 class TlsStream final : public ByteStream {
  public:
-  // context outlives this.
-  TlsStream(std::unique_ptr<ByteStream> raw, const TlsContext& context);
+  // The stream keeps context alive: a reload that replaces the server's context leaves it alone.
+  TlsStream(std::unique_ptr<ByteStream> raw, std::shared_ptr<const TlsContext> context);
   ~TlsStream() override;
 
   void configure(const StreamOptions& options) noexcept override;
@@ -55,7 +55,7 @@ class TlsStream final : public ByteStream {
   std::string handshake_failure(int result) const;
 
   const std::unique_ptr<ByteStream> raw_;
-  const TlsContext& context_;
+  const std::shared_ptr<const TlsContext> context_;
   std::unique_ptr<Transport> transport_;
   SslHandle ssl_;  // after transport_: freed first
   std::atomic<bool> read_shut_down_{false};

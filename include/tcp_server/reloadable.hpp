@@ -9,8 +9,8 @@ namespace tcp_server {
 
 // The reload seam: what SIGHUP re-reads while the server keeps serving.
 //
-// Each part that can be reloaded (the --log-file, the --allow-file/--deny-file rules, and next
-// the TLS certificate, --reply-file, --rules) is one Reloadable: a name and a function that
+// Each part that can be reloaded (the --log-file, the --allow-file/--deny-file rules, the TLS
+// certificate, and next --reply-file, --rules) is one Reloadable: a name and a function that
 // re-reads its source and swaps the new state in. On SIGHUP the supervisor runs every part in
 // the order added and logs one line per part ("reload: access rules: 3 allow, 2 deny networks",
 // or "reload failed: access rules: deny.txt:3: ...; the old rules stay"). A part that fails never

@@ -5,6 +5,7 @@
 #include "tcp_server/config.hpp"
 #include "tcp_server/connection_limit.hpp"
 #include "tcp_server/endpoint.hpp"
+#include "tcp_server/reloadable.hpp"
 #include "tcp_server/stats.hpp"
 #include "tcp_server/unique_fd.hpp"
 
@@ -50,6 +51,13 @@ class Server {
   // on are checked against rules; connected clients are left alone, never re-checked or
   // dropped. Thread safe; the check costs nothing per message.
   void replace_access_rules(AccessRules rules);
+
+  // SIGHUP: re-reads --tls-cert/--tls-key (and --tls-client-ca) into a new TLS context that
+  // handshakes from now on use; connections already open keep the one they started with. When
+  // anything fails (unreadable, not PEM, key and certificate do not match) the old context stays
+  // and the result says why. With --tls-self-signed there is nothing to re-read: the generated
+  // certificate stays. Thread safe; costs one mutex per accepted client, nothing per message.
+  ReloadResult reload_tls();
 
   // Counters plus the number of live connections. Thread safe.
   [[nodiscard]] StatsSnapshot stats() const;

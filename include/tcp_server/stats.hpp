@@ -50,8 +50,9 @@ using MessagesHistogramCounts = HistogramCounts<kConnectionMessagesBounds.size()
 struct StatsSnapshot {
   std::uint64_t accepted = 0;
   std::uint64_t active = 0;
-  std::uint64_t served = 0;  // connections that ended after being served
-  std::uint64_t messages = 0;
+  std::uint64_t served = 0;         // connections that ended after being served
+  std::uint64_t messages = 0;       // received
+  std::uint64_t messages_sent = 0;  // replies delivered (an "ok" each, or an echo)
   std::uint64_t bytes_in = 0;
   std::uint64_t bytes_out = 0;
   std::array<std::uint64_t, static_cast<std::size_t>(RejectReason::kCount)> rejected{};
@@ -62,8 +63,8 @@ struct StatsSnapshot {
   [[nodiscard]] std::uint64_t rejected_total() const noexcept;
 };
 
-// "active 3, accepted 10, served 7, messages 55, bytes in 300 out 150, rejected 2
-// (connection-limit 2)". Reasons with a zero count are left out.
+// "active 3, accepted 10, served 7, messages 55, messages sent 55, bytes in 300 out 150,
+// rejected 2 (connection-limit 2)". Reasons with a zero count are left out.
 std::string format_stats(const StatsSnapshot& stats);
 
 // Live counters, updated with relaxed atomics from every connection thread. Thread safe.
@@ -73,6 +74,8 @@ class ServerStats {
   void on_message() noexcept { messages_.fetch_add(1, kRelaxed); }
   void on_bytes_in(std::uint64_t n) noexcept { bytes_in_.fetch_add(n, kRelaxed); }
   void on_bytes_out(std::uint64_t n) noexcept { bytes_out_.fetch_add(n, kRelaxed); }
+  // Once per send, with the number of replies it carried (a batch of acks is one send).
+  void on_messages_sent(std::uint64_t n) noexcept { messages_sent_.fetch_add(n, kRelaxed); }
   void on_rejected(RejectReason reason) noexcept {
     rejected_[static_cast<std::size_t>(reason)].fetch_add(1, kRelaxed);
   }
@@ -95,6 +98,7 @@ class ServerStats {
   std::atomic<std::uint64_t> messages_{0};
   std::atomic<std::uint64_t> bytes_in_{0};
   std::atomic<std::uint64_t> bytes_out_{0};
+  std::atomic<std::uint64_t> messages_sent_{0};  // next to bytes_out_: updated together
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(RejectReason::kCount)>
       rejected_{};
   std::array<std::atomic<std::uint64_t>, static_cast<std::size_t>(CloseReason::kCount)> closed_{};

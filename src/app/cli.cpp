@@ -345,7 +345,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
       "second one exits at once. SIGUSR1 logs the counters. SIGHUP reopens --log-file (for "
       "logrotate) and re-reads --allow-file and --deny-file for clients that connect after it; "
       "connected clients are left alone, and a file that cannot be read or parsed keeps the "
-      "old rules.");
+      "old rules. It also re-reads --tls-cert and --tls-key for new handshakes (open "
+      "connections keep theirs; a bad pair keeps the old one).");
 
   add_tls_options(app, config.tls);
 

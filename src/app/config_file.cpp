@@ -29,11 +29,14 @@ void write_comment(std::ostream& out, const std::string& text) {
   out << line << '\n';
 }
 
-// What an option left at its default would be set to, in TOML.
+// What an option left at its default would be set to, in TOML: a value that reads back as the
+// default once the line's '#' is removed. --help's "0 (off)" is written as its value, "0".
 std::string default_value(const CLI::Option& option) {
-  if (!option.get_default_str().empty()) {
-    return CLI::detail::convert_arg_for_ini(option.get_default_str());
+  std::string text = option.get_default_str();
+  if (const auto note = text.find(" ("); note != std::string::npos && text.back() == ')') {
+    text.erase(note);
   }
+  if (!text.empty()) return CLI::detail::convert_arg_for_ini(text);
   if (option.get_expected_min() == 0) return "false";  // a flag
   if (option.get_expected_max() > 1) return "[]";
   return "\"\"";

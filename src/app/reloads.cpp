@@ -33,6 +33,9 @@ Reloader process_reloads(const AppOptions& options, ProcessLog& log, Server& ser
                     return reload_access_rules(sources, server);
                   }});
   }
+  if (options.server.tls.enabled()) {
+    reloader.add({"TLS certificate", [&server] { return server.reload_tls(); }});
+  }
   return reloader;
 }
 

@@ -106,6 +106,9 @@ std::vector<MetricFamily> server_metric_families(const StatsSnapshot& stats,
   families.push_back(single("tcp_server_messages_received_total",
                             "Messages received (lines, or reads in chunk framing)",
                             MetricType::Counter, as_double(stats.messages)));
+  families.push_back(single("tcp_server_messages_sent_total",
+                            "Replies sent to clients (an ack or an echo each)", MetricType::Counter,
+                            as_double(stats.messages_sent)));
   families.push_back(single("tcp_server_received_bytes_total", "Bytes received from clients",
                             MetricType::Counter, as_double(stats.bytes_in)));
   families.push_back(single("tcp_server_sent_bytes_total", "Bytes sent to clients",

@@ -1,7 +1,7 @@
 // --pcap and --log-hex against real sockets, the pcap read back by Wireshark's own dissectors
 // (tshark, Debian package tshark): Follow TCP Stream shows exactly the bytes both ways, nothing is
 // malformed, checksums are right, IPv6, a PROXY header's client, 200 concurrent clients, the
-// drain, the size cap, a file that cannot be written.
+// drain, the size cap, a file that cannot be written, TLS captured as plaintext.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -137,6 +137,32 @@ TEST_F(Capture, FollowTcpStreamShowsExactlyTheBytesBothWays) {
   // The ascii view the README shows, too.
   const std::string ascii = tshark({"-r", pcap, "-q", "-z", "follow,tcp,ascii,0"});
   EXPECT_NE(ascii.find("hello\n"), std::string::npos) << ascii;
+}
+
+// The capture is taken outside TLS: what the connection read and wrote, never the records.
+TEST_F(Capture, TlsIsCapturedAsThePlaintextConversation) {
+  std::string client_output;
+  {
+    ServerConfig tls = config();
+    tls.tls.self_signed = true;
+    RunningServer running(tls);
+    const Completed client = run_to_completion(
+        {"/usr/bin/python3",
+         std::string(TCP_SERVER_SOURCE_DIR) + "/tests/integration/tls_client.py",
+         std::to_string(running.endpoint().port()), "--send", "alpha", "--send", "beta"},
+        30s);
+    client_output = client.out;
+    EXPECT_EQ(client.status, 0) << client.out << client.err;
+    EXPECT_NE(client.out.find("connected TLSv1.3"), std::string::npos) << client.out;
+    EXPECT_TRUE(running.log().wait_for("disconnected"));
+    running.stop_and_join();
+  }
+  const Conversation conversation = follow(pcap, 0);
+  EXPECT_EQ(conversation.from_client, "alpha\nbeta\n") << client_output;
+  EXPECT_EQ(conversation.from_server, "ok\nok\n");
+  EXPECT_EQ(suspicious_packets(pcap), "");
+  const std::string ascii = tshark({"-r", pcap, "-q", "-z", "follow,tcp,ascii,0"});
+  EXPECT_NE(ascii.find("alpha"), std::string::npos) << ascii;
 }
 
 TEST_F(Capture, AcksAndCloseInOrder) {

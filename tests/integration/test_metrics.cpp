@@ -154,7 +154,9 @@ TEST(Metrics, CountersMatchTheTrafficSent) {
     text = server.scrape();
     return sample(text, "tcp_server_connections_closed_total{reason=\"peer_closed\"}") ==
                kClients &&
-           sample(text, "tcp_server_connections_rejected_total{reason=\"denied\"}") == 1;
+           sample(text, "tcp_server_connections_rejected_total{reason=\"denied\"}") == 1 &&
+           // counted once the send returns, which can be just after the client read the reply
+           sample(text, "tcp_server_messages_sent_total") >= kClients * kMessagesPerClient + 1;
   })) << text;
   constexpr int kMessages = kClients * kMessagesPerClient + 1;
   EXPECT_EQ(sample(text, "tcp_server_connections_accepted_total"), kClients + 2);
@@ -163,6 +165,7 @@ TEST(Metrics, CountersMatchTheTrafficSent) {
   EXPECT_EQ(sample(text, "tcp_server_messages_received_total"), kMessages);
   EXPECT_EQ(sample(text, "tcp_server_received_bytes_total"), kMessages * kLine.size());
   EXPECT_EQ(sample(text, "tcp_server_sent_bytes_total"), kMessages * 3);
+  EXPECT_EQ(sample(text, "tcp_server_messages_sent_total"), kMessages);  // an "ok\n" each
   EXPECT_EQ(sample(text, "tcp_server_connections_rejected_total{reason=\"per_ip_limit\"}"), 0);
   EXPECT_EQ(sample(text, "tcp_server_connection_duration_seconds_count"), kClients);
   EXPECT_EQ(sample(text, "tcp_server_connection_messages_count"), kClients);
@@ -174,6 +177,25 @@ TEST(Metrics, CountersMatchTheTrafficSent) {
   EXPECT_GE(sample(text, "process_open_fds").value_or(0), 4);
   EXPECT_GT(sample(text, "process_resident_memory_bytes").value_or(0), 0);
   EXPECT_NE(text.find("tcp_server_connection_limit{bounded_by=\""), std::string::npos);
+}
+
+TEST(Metrics, MessagesSentCountsEveryReplyOfABatchSentInOneWrite) {
+  ServerWithMetrics server;
+  constexpr int kBatch = 200;
+  std::string batch;
+  for (int i = 0; i < kBatch; ++i) batch += kLine;
+  TestClient client(server.endpoint());
+  client.send(batch);  // the acks go back in fewer writes than there are lines
+  for (int i = 0; i < kBatch; ++i) ASSERT_EQ(client.read_line(), "ok\n") << i;
+  // The server counts a send once it returns, which can be just after the client read it.
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    text = server.scrape();
+    return sample(text, "tcp_server_messages_sent_total") >= kBatch;
+  })) << text;
+  EXPECT_EQ(sample(text, "tcp_server_messages_received_total"), kBatch);
+  EXPECT_EQ(sample(text, "tcp_server_messages_sent_total"), kBatch) << text;
+  EXPECT_EQ(sample(text, "tcp_server_sent_bytes_total"), kBatch * 3);
 }
 
 TEST(Metrics, ConnectionLimitSaysWhatSetIt) {

@@ -9,12 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "eventually.hpp"
@@ -657,6 +660,179 @@ TEST(TlsStartErrors, TheSelfSignedCertificateOutIsTheOneServed) {
   const std::string text{std::istreambuf_iterator<char>(written), {}};
   EXPECT_NE(text.find("BEGIN CERTIFICATE"), std::string::npos);
   EXPECT_EQ(text.find("PRIVATE KEY"), std::string::npos);
+}
+
+// The SHA-256 fingerprint of a PEM certificate file as the openssl CLI computes it ("AB:CD:...").
+std::string file_fingerprint(const std::string& cert) {
+  Peer command({"openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", cert});
+  EXPECT_EQ(command.wait_for_exit(), 0) << command.output();
+  const std::string& output = command.output();  // "sha256 Fingerprint=AB:CD:...\n"
+  const std::size_t start = output.find('=') + 1;
+  return output.substr(start, output.find('\n', start) - start);
+}
+
+// Puts a copy of from in place of to by rename, as a certificate tool (certbot) does.
+void replace_file(const std::string& from, const std::string& to) {
+  std::filesystem::copy_file(from, to + ".new", std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::rename(to + ".new", to);
+}
+
+bool eventually_logged(const Subprocess& server, const std::string& text) {
+  return eventually([&] { return server.stdout_text().find(text) != std::string::npos; }, 10s);
+}
+
+TEST(TlsReload, SighupServesTheNewCertificateToNewClientsAndOpenConnectionsContinue) {
+  TempDir dir;
+  const CertificateFiles first = make_server_certificate(dir, "rsa:2048");
+  const CertificateFiles second = make_server_certificate(dir, "ec");
+  const std::string first_fingerprint = file_fingerprint(first.cert);
+  const std::string second_fingerprint = file_fingerprint(second.cert);
+  ASSERT_NE(first_fingerprint, second_fingerprint);
+  const std::string cert = dir.path("server.pem");
+  const std::string key = dir.path("server.key");
+  replace_file(first.cert, cert);
+  replace_file(first.key, key);
+  Subprocess server(
+      {kServerBinary, "--host", "127.0.0.1", "--port", "0", "--tls-cert", cert, "--tls-key", key});
+  const std::string port = std::to_string(announced_port(server));
+  const auto new_client_sees = [&](const std::string& fingerprint) {
+    Peer client({"python3", kPythonClient, port, "--print-fingerprint", "--send", "alpha"});
+    EXPECT_EQ(client.wait_for_exit(), 0) << client.output();
+    EXPECT_TRUE(client.wait_for_lines("fingerprint " + fingerprint, 1)) << client.output();
+    EXPECT_TRUE(client.wait_for_lines("ok", 1)) << client.output();
+  };
+
+  Peer open_before({"python3", kPythonClient, port, "--print-fingerprint", "--stdin"});
+  ASSERT_TRUE(open_before.wait_for_lines("fingerprint " + first_fingerprint, 1))
+      << open_before.output();
+  open_before.write("before\n");
+  ASSERT_TRUE(open_before.wait_for_lines("ok", 1)) << open_before.output();
+
+  replace_file(second.cert, cert);
+  replace_file(second.key, key);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(
+      server, "reload: TLS certificate: " + cert + " (SHA-256 " + second_fingerprint + ")"))
+      << server.stdout_text();
+  new_client_sees(second_fingerprint);
+  // The connection from before the reload goes on with its own session.
+  open_before.write("after\n");
+  EXPECT_TRUE(open_before.wait_for_lines("ok", 2)) << open_before.output();
+
+  // A key that does not match the certificate: the second certificate stays.
+  replace_file(first.key, key);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(server, "reload failed: TLS certificate: --tls-key " + key +
+                                            ": does not match the certificate in --tls-cert " +
+                                            cert + "; the old certificate (SHA-256 " +
+                                            second_fingerprint + ") stays"))
+      << server.stdout_text();
+  new_client_sees(second_fingerprint);
+
+  // A certificate file gone: likewise.
+  std::filesystem::remove(cert);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(server, "reload failed: TLS certificate: --tls-cert " + cert +
+                                            ": cannot read: No such file or directory"))
+      << server.stdout_text();
+  new_client_sees(second_fingerprint);
+  open_before.write("still\n");
+  EXPECT_TRUE(open_before.wait_for_lines("ok", 3)) << open_before.output();
+  open_before.close_stdin();
+  EXPECT_EQ(open_before.wait_for_exit(), 0) << open_before.output();
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t count = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+  return count;
+}
+
+// Clients handshaking while the certificate is swapped back and forth: each is served, with one
+// of the two certificates, and nothing else breaks.
+TEST(TlsReload, ClientsHandshakingDuringRepeatedReloadsAreAllServed) {
+  TempDir dir;
+  const std::array<CertificateFiles, 2> pairs{make_server_certificate(dir, "rsa:2048"),
+                                              make_server_certificate(dir, "ec")};
+  const std::array<std::string, 2> fingerprints{file_fingerprint(pairs[0].cert),
+                                                file_fingerprint(pairs[1].cert)};
+  const std::string cert = dir.path("server.pem");
+  const std::string key = dir.path("server.key");
+  replace_file(pairs[0].cert, cert);
+  replace_file(pairs[0].key, key);
+  Subprocess server({kServerBinary, "--host", "127.0.0.1", "--port", "0", "--quiet", "--tls-cert",
+                     cert, "--tls-key", key});
+  const std::string port = std::to_string(announced_port(server));
+
+  // Reloads go on, one after another, for as long as the clients run (at most kMaxReloads).
+  constexpr int kMaxReloads = 500;
+  std::atomic<bool> clients_done{false};
+  int reloads_done = 0;
+  std::thread reloads([&] {
+    for (int i = 1; i <= kMaxReloads && !clients_done.load(); ++i) {
+      replace_file(pairs[i % 2].cert, cert);
+      replace_file(pairs[i % 2].key, key);
+      server.send_signal(SIGHUP);
+      // One at a time: the next files are put in place only once this reload has read them.
+      if (!eventually([&] {
+            return occurrences(server.stdout_text(), "reload: TLS certificate: ") >=
+                   static_cast<std::size_t>(i);
+          })) {
+        return;
+      }
+      reloads_done = i;
+    }
+  });
+  constexpr int kClientThreads = 3;
+  constexpr int kClientsEach = 8;
+  std::vector<std::thread> client_threads;
+  std::vector<std::string> failures(kClientThreads);
+  for (int t = 0; t < kClientThreads; ++t) {
+    client_threads.emplace_back([&, t] {
+      for (int c = 0; c < kClientsEach; ++c) {
+        Peer client({"python3", kPythonClient, port, "--print-fingerprint", "--send", "alpha"});
+        const auto status = client.wait_for_exit();
+        const bool known = client.wait_for_lines("fingerprint " + fingerprints[0], 1, 0ms) ||
+                           client.wait_for_lines("fingerprint " + fingerprints[1], 1, 0ms);
+        if (status != 0 || !known || !client.wait_for_lines("ok", 1, 0ms)) {
+          failures[t] += client.output() + "\n";
+        }
+      }
+    });
+  }
+  for (auto& thread : client_threads) thread.join();
+  clients_done = true;
+  reloads.join();
+  for (const std::string& failure : failures) EXPECT_EQ(failure, "");
+  const std::string log = server.stdout_text();
+  EXPECT_GE(reloads_done, 2) << log;
+  EXPECT_EQ(occurrences(log, "reload: TLS certificate: "), static_cast<std::size_t>(reloads_done))
+      << log;
+  EXPECT_EQ(occurrences(log, "reload failed"), 0u) << log;
+  // The last reload put pairs[reloads_done % 2] in place.
+  Peer last({"python3", kPythonClient, port, "--print-fingerprint", "--send", "alpha"});
+  EXPECT_EQ(last.wait_for_exit(), 0) << last.output();
+  EXPECT_TRUE(last.wait_for_lines("fingerprint " + fingerprints[reloads_done % 2], 1))
+      << last.output();
+}
+
+TEST(TlsReload, ASelfSignedServerKeepsItsGeneratedCertificate) {
+  TempDir dir;
+  const std::string out = dir.path("out.pem");
+  Subprocess server({kServerBinary, "--host", "127.0.0.1", "--port", "0", "--tls-self-signed",
+                     "--tls-cert-out", out});
+  const std::string port = std::to_string(announced_port(server));
+  const std::string fingerprint = file_fingerprint(out);
+  server.send_signal(SIGHUP);
+  EXPECT_TRUE(eventually_logged(server,
+                                "reload: TLS certificate: --tls-self-signed: nothing to "
+                                "re-read, the certificate generated at start (SHA-256 " +
+                                    fingerprint + ") stays"))
+      << server.stdout_text();
+  Peer client(
+      {"python3", kPythonClient, port, "--ca", out, "--print-fingerprint", "--send", "alpha"});
+  EXPECT_EQ(client.wait_for_exit(), 0) << client.output();
+  EXPECT_TRUE(client.wait_for_lines("fingerprint " + fingerprint, 1)) << client.output();
 }
 
 }  // namespace

@@ -2,7 +2,9 @@
 """Python's ssl module as one of the TLS clients of test_tls.cpp.
 
 Connects to 127.0.0.1:PORT, sends each --send line, prints the replies, and with --wait-close
-says how the server ended the session. --hello-then sends a real ClientHello (made by the ssl
+says how the server ended the session. --stdin keeps the session open and sends each line read
+from stdin (one reply each); --print-fingerprint prints the certificate the server showed.
+--hello-then sends a real ClientHello (made by the ssl
 module through memory BIOs) followed by random bytes, or resets the connection mid-handshake.
 Exit status: 0 served, 2 TLS or socket error (printed), 3 pin mismatch.
 """
@@ -24,6 +26,10 @@ parser.add_argument("--cert")
 parser.add_argument("--key")
 parser.add_argument("--version", choices=["1.1", "1.2", "1.3"], help="speak only this version")
 parser.add_argument("--send", action="append", default=[])
+parser.add_argument("--print-fingerprint", action="store_true",
+                    help="print the server certificate's SHA-256 as 'fingerprint AB:CD:...'")
+parser.add_argument("--stdin", action="store_true",
+                    help="after the --send lines, send each line of stdin and print its reply")
 parser.add_argument("--wait-close", action="store_true")
 parser.add_argument("--hello-then", choices=["random", "reset"])
 parser.add_argument("--server-name", default="localhost")
@@ -91,6 +97,9 @@ def client():
         if digest != args.pin.replace(":", "").lower():
             print("pin mismatch", flush=True)
             sys.exit(3)
+    if args.print_fingerprint:
+        digest = hashlib.sha256(sock.getpeercert(binary_form=True)).digest()
+        print("fingerprint", ":".join(f"{byte:02X}" for byte in digest), flush=True)
     print("connected", sock.version(), flush=True)
     for line in args.send:
         sock.sendall(line.encode() + b"\n")
@@ -102,6 +111,18 @@ def client():
         received += data
     sys.stdout.write(received.decode(errors="replace"))
     sys.stdout.flush()
+    if args.stdin:
+        for line in sys.stdin:
+            sock.sendall(line.encode())
+            reply = b""
+            while not reply.endswith(b"\n"):
+                data = sock.recv(4096)
+                if not data:
+                    print("closed", flush=True)
+                    return
+                reply += data
+            sys.stdout.write(reply.decode(errors="replace"))
+            sys.stdout.flush()
     if args.wait_close:
         try:
             print("close_notify" if sock.recv(4096) == b"" else "more data")

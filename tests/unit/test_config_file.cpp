@@ -251,6 +251,89 @@ TEST(PrintConfig, ReadBackWithConfigItGivesTheSameConfiguration) {
   ASSERT_EQ(got.trusted_proxies.size(), 1u);
 }
 
+// The options added with TLS, metrics and capture, and the operations ones, through the same
+// round trip: printed, read back with --config, printed again.
+TEST(PrintConfig, TlsMetricsAndCaptureOptionsReadBackTheSame) {
+  const std::vector<std::vector<std::string>> cases{
+      {"--tls-cert",
+       "/etc/tcp_server/cert.pem",
+       "--tls-key",
+       "/etc/tcp_server/key.pem",
+       "--tls-client-ca",
+       "/etc/tcp_server/ca.pem",
+       "--tls-verify-client",
+       "optional",
+       "--tls-min-version",
+       "1.3",
+       "--tls-handshake-timeout",
+       "2.5s",
+       "--metrics-listen",
+       "127.0.0.1:9100",
+       "--pcap",
+       "/tmp/clients.pcap",
+       "--pcap-max-size",
+       "10MiB",
+       "--log-hex",
+       "--stats-interval",
+       "30s",
+       "--log-file",
+       "/tmp/tcp_server.log"},
+      {"--tls-self-signed", "--tls-cert-out", "/tmp/server.pem", "--metrics-listen",
+       "127.0.0.1:0"}};
+  for (const auto& args : cases) {
+    auto printing = args;
+    printing.push_back("--print-config");
+    const auto printed = parse(printing);
+    ASSERT_EQ(printed.result.exit_code, 0) << printed.err;
+    const TempFile file(printed.out);
+    const auto reprinted = parse({"--config", file.path(), "--print-config"});
+    ASSERT_EQ(reprinted.result.exit_code, 0) << reprinted.err;
+    EXPECT_EQ(reprinted.out, printed.out);
+
+    const auto direct = parse(args);
+    const auto from_file = parse({"--config", file.path()});
+    ASSERT_TRUE(direct.result.options.has_value()) << direct.err;
+    ASSERT_TRUE(from_file.result.options.has_value()) << from_file.err << printed.out;
+    const AppOptions& want = *direct.result.options;
+    const AppOptions& got = *from_file.result.options;
+    EXPECT_EQ(got.server.tls.cert_path, want.server.tls.cert_path);
+    EXPECT_EQ(got.server.tls.key_path, want.server.tls.key_path);
+    EXPECT_EQ(got.server.tls.self_signed, want.server.tls.self_signed);
+    EXPECT_EQ(got.server.tls.cert_out_path, want.server.tls.cert_out_path);
+    EXPECT_EQ(got.server.tls.client_ca_path, want.server.tls.client_ca_path);
+    EXPECT_EQ(got.server.tls.verify_client, want.server.tls.verify_client);
+    EXPECT_EQ(got.server.tls.min_version, want.server.tls.min_version);
+    EXPECT_EQ(got.server.tls.handshake_timeout, want.server.tls.handshake_timeout);
+    ASSERT_EQ(got.metrics_listen.has_value(), want.metrics_listen.has_value());
+    EXPECT_EQ(got.metrics_listen->to_string(), want.metrics_listen->to_string());
+    EXPECT_EQ(got.server.pcap_file, want.server.pcap_file);
+    EXPECT_EQ(got.server.pcap_max_size, want.server.pcap_max_size);
+    EXPECT_EQ(got.server.log_hex, want.server.log_hex);
+    EXPECT_EQ(got.stats_interval, want.stats_interval);
+    EXPECT_EQ(got.log_file, want.log_file);
+  }
+  // Not the defaults: the values given were read.
+  const auto first = parse(cases[0]);
+  ASSERT_TRUE(first.result.options.has_value()) << first.err;
+  EXPECT_EQ(first.result.options->server.tls.min_version, TlsVersion::k1_3);
+  EXPECT_EQ(first.result.options->server.tls.handshake_timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(first.result.options->server.pcap_max_size, 10u << 20);
+  EXPECT_TRUE(first.result.options->server.log_hex);
+}
+
+// "remove its '#' to change it": a default shown as "0 (off)" in --help is written as a value.
+TEST(PrintConfig, AnUncommentedDurationDefaultReadsBack) {
+  const auto printed = parse({"--print-config"});
+  ASSERT_EQ(printed.result.exit_code, 0) << printed.err;
+  EXPECT_NE(printed.out.find("\n# idle-timeout=0\n"), std::string::npos) << printed.out;
+  EXPECT_NE(printed.out.find("\n# stats-interval=0\n"), std::string::npos) << printed.out;
+  const TempFile file("idle-timeout=0\nstats-interval=0\n");
+  const auto from_file = parse({"--config", file.path()});
+  ASSERT_TRUE(from_file.result.options.has_value()) << from_file.err;
+  EXPECT_EQ(from_file.result.options->server.idle_timeout, std::chrono::milliseconds(0));
+  EXPECT_EQ(from_file.result.options->stats_interval, std::chrono::milliseconds(0));
+}
+
 TEST(PrintConfig, TheDefaultsReadBackAsTheDefaults) {
   const auto printed = parse({"--print-config"});
   ASSERT_EQ(printed.result.exit_code, 0) << printed.err;

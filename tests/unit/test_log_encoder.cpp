@@ -75,11 +75,14 @@ TEST(LogEncoder, JsonLinesAreTheMembersOfOneObject) {
             R"("bounded_by":"--max-connections")");
   StatsSnapshot snapshot;
   snapshot.active = 1;
+  snapshot.messages = 5;
+  snapshot.messages_sent = 4;
   snapshot.rejected[static_cast<std::size_t>(RejectReason::kDenied)] = 2;
   const std::string stats =
       json([&](const LogEncoder& e, LogLine& l) { e.stats(l, "stats", snapshot); });
   EXPECT_EQ(stats.find(R"("event":"stats","label":"stats","active":1,)"), 0u) << stats;
   EXPECT_NE(stats.find(R"("denied":2)"), std::string::npos) << stats;
+  EXPECT_NE(stats.find(R"("messages":5,"messages_sent":4,)"), std::string::npos) << stats;
   EXPECT_EQ(stats.back(), '}');
   EXPECT_EQ(json([](const LogEncoder& e, LogLine& l) { e.note(l, "signal", "x"); }),
             R"("event":"signal","message":"x")");

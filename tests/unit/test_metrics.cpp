@@ -79,6 +79,7 @@ StatsSnapshot sample_stats() {
   for (int i = 0; i < 7; ++i) stats.on_message();
   stats.on_bytes_in(70);
   stats.on_bytes_out(21);
+  stats.on_messages_sent(6);
   stats.on_rejected(RejectReason::kPerIpLimit);
   stats.on_rejected(RejectReason::kDenied);
   stats.on_rejected(RejectReason::kDenied);
@@ -106,6 +107,8 @@ TEST(ServerMetricFamilies, CountersCarryTheSnapshotsValues) {
   EXPECT_EQ(value("tcp_server_messages_received_total"), 7);
   EXPECT_EQ(value("tcp_server_received_bytes_total"), 70);
   EXPECT_EQ(value("tcp_server_sent_bytes_total"), 21);
+  EXPECT_EQ(find_family(families, "tcp_server_messages_sent_total").type, MetricType::Counter);
+  EXPECT_EQ(value("tcp_server_messages_sent_total"), 6);
 }
 
 TEST(ServerMetricFamilies, EveryReasonIsListedWithASnakeCaseLabel) {
