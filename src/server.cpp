@@ -101,8 +101,8 @@ struct Server::Impl {
   // after log): closed only once every connection thread is gone, its last lines logged.
   std::unique_ptr<PcapWriter> pcap;
   Waker waker;
-  const Responder responder;
-  Admission admission;  // not const: its access rules can be replaced (replace_access_rules)
+  LiveResponder responder;  // replaceable for new connections (replace_reply, replace_rules)
+  Admission admission;      // not const: its access rules can be replaced (replace_access_rules)
   // Outlives every connection (they are joined before it is destroyed).
   const std::unique_ptr<LifetimeWatch> lifetimes;
   const ConnectionServices services;
@@ -195,6 +195,14 @@ void Server::stop() noexcept {
 
 void Server::replace_access_rules(AccessRules rules) {
   impl_->admission.replace_access_rules(std::move(rules));
+}
+
+void Server::replace_reply(std::string reply) {
+  impl_->responder.replace_reply(std::move(reply));
+}
+
+void Server::replace_rules(std::shared_ptr<const RuleSet> rules) {
+  impl_->responder.replace_rules(std::move(rules));
 }
 
 StatsSnapshot Server::stats() const {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "tcp_server/config.hpp"
 #include "tcp_server/connection_limit.hpp"
@@ -13,6 +14,8 @@ class logger;
 }
 
 namespace tcp_server {
+
+class RuleSet;
 
 // A thread-per-connection TCP server.
 //
@@ -50,6 +53,12 @@ class Server {
   // on are checked against rules; connected clients are left alone, never re-checked or
   // dropped. Thread safe; the check costs nothing per message.
   void replace_access_rules(AccessRules rules);
+
+  // Replace the reply (SIGHUP re-reads --reply-file: its bytes, sent as they are) or the rules
+  // (--rules) for connections accepted from now on; open connections keep answering with what
+  // they started with. The seed stays. Thread safe; nothing per message.
+  void replace_reply(std::string reply);
+  void replace_rules(std::shared_ptr<const RuleSet> rules);
 
   // Counters plus the number of live connections. Thread safe.
   [[nodiscard]] StatsSnapshot stats() const;

@@ -343,9 +343,9 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.footer(
       "Signals: SIGTERM or SIGINT stops accepting, drains (--drain-timeout) and exits 0; a "
       "second one exits at once. SIGUSR1 logs the counters. SIGHUP reopens --log-file (for "
-      "logrotate) and re-reads --allow-file and --deny-file for clients that connect after it; "
-      "connected clients are left alone, and a file that cannot be read or parsed keeps the "
-      "old rules.");
+      "logrotate) and re-reads --allow-file, --deny-file, --reply-file and --rules for clients "
+      "that connect after it; connected clients are left alone, and a file that cannot be read "
+      "or parsed keeps what was in force.");
 
   add_tls_options(app, config.tls);
 
@@ -411,6 +411,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
     print_error(err, *problem);
     return {std::nullopt, 2};
   }
+  options.reply_file = testing_texts.reply_file;
+  options.rules_file = testing_texts.rules_file;
   const auto problems = config.validate();
   if (!problems.empty()) {
     for (const auto& problem : problems) print_error(err, problem);

@@ -2,7 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <memory>
+#include <stdexcept>
+#include <string>
+
 #include "tcp_server/access_rule_files.hpp"
+#include "tcp_server/reply_files.hpp"
 
 namespace tcp_server {
 namespace {
@@ -21,6 +26,35 @@ ReloadResult reload_access_rules(const AccessRuleSources& sources, Server& serve
   return ReloadResult::reloaded(std::move(detail));
 }
 
+// --reply-file, read as at start; connections accepted from now on send its bytes.
+ReloadResult reload_reply_file(const std::string& path, Server& server) {
+  std::string reply;
+  try {
+    reply = read_reply_file(path);
+  } catch (const std::runtime_error& error) {
+    return ReloadResult::failed(fmt::format("{}; the old reply stays", error.what()));
+  }
+  std::string detail =
+      fmt::format("{} bytes from {}, for clients that connect from now on", reply.size(), path);
+  server.replace_reply(std::move(reply));
+  return ReloadResult::reloaded(std::move(detail));
+}
+
+// --rules, loaded as at start (the same --encoding); connections accepted from now on answer by
+// them.
+ReloadResult reload_rules(const std::string& path, const TextEncoding& encoding, Server& server) {
+  std::shared_ptr<const RuleSet> rules;
+  try {
+    rules = load_rules_file(path, encoding);
+  } catch (const std::runtime_error& error) {
+    return ReloadResult::failed(fmt::format("{}; the old rules stay", error.what()));
+  }
+  std::string detail = fmt::format("{} rule{} from {}, for clients that connect from now on",
+                                   rules->size(), rules->size() == 1 ? "" : "s", path);
+  server.replace_rules(std::move(rules));
+  return ReloadResult::reloaded(std::move(detail));
+}
+
 }  // namespace
 
 Reloader process_reloads(const AppOptions& options, ProcessLog& log, Server& server) {
@@ -32,6 +66,15 @@ Reloader process_reloads(const AppOptions& options, ProcessLog& log, Server& ser
     reloader.add({"access rules", [&sources = options.access_sources, &server] {
                     return reload_access_rules(sources, server);
                   }});
+  }
+  if (!options.reply_file.empty()) {
+    reloader.add({"reply file", [&path = options.reply_file, &server] {
+                    return reload_reply_file(path, server);
+                  }});
+  }
+  if (!options.rules_file.empty()) {
+    reloader.add({"rules", [&path = options.rules_file, &encoding = options.server.encoding,
+                            &server] { return reload_rules(path, encoding, server); }});
   }
   return reloader;
 }
