@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -26,8 +28,20 @@ ReloadResult reload_access_rules(const AccessRuleSources& sources, Server& serve
   return ReloadResult::reloaded(std::move(detail));
 }
 
+// A pipe (a process substitution that worked at start) would block the signal thread, and so
+// every later reload and stop, until something writes to it: only a regular file is re-read.
+std::optional<std::string> not_a_regular_file(const std::string& path) {
+  std::error_code error;
+  const auto status = std::filesystem::status(path, error);
+  if (error || std::filesystem::is_regular_file(status)) return std::nullopt;  // read says why
+  return fmt::format("{}: not a regular file, not read again", path);
+}
+
 // --reply-file, read as at start; connections accepted from now on send its bytes.
 ReloadResult reload_reply_file(const std::string& path, Server& server) {
+  if (auto problem = not_a_regular_file(path)) {
+    return ReloadResult::failed(fmt::format("{}; the old reply stays", *problem));
+  }
   std::string reply;
   try {
     reply = read_reply_file(path);
@@ -43,6 +57,9 @@ ReloadResult reload_reply_file(const std::string& path, Server& server) {
 // --rules, loaded as at start (the same --encoding); connections accepted from now on answer by
 // them.
 ReloadResult reload_rules(const std::string& path, const TextEncoding& encoding, Server& server) {
+  if (auto problem = not_a_regular_file(path)) {
+    return ReloadResult::failed(fmt::format("{}; the old rules stay", *problem));
+  }
   std::shared_ptr<const RuleSet> rules;
   try {
     rules = load_rules_file(path, encoding);

@@ -3,6 +3,7 @@
 // new ones, and a file that cannot be read or parsed keeps what was in force and says why.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -188,6 +189,12 @@ TEST(Reload, AnEditedReplyFileIsSentToNewClientsAndABadOneKeepsTheOldReply) {
   server.reload();
   ASSERT_TRUE(file_contains(log, "reload failed: reply file: " + reply +
                                      ": No such file or directory; the old reply stays"))
+      << read_file(log);
+  // A pipe would block the reload (and every signal after it) until written to: refused.
+  ASSERT_EQ(::mkfifo(reply.c_str(), 0600), 0);
+  server.reload();
+  ASSERT_TRUE(file_contains(log, "reload failed: reply file: " + reply +
+                                     ": not a regular file, not read again; the old reply stays"))
       << read_file(log);
   TestClient still_second(endpoint);
   EXPECT_EQ(ask(still_second, "d"), "the second reply\n");

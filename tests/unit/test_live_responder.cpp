@@ -8,6 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tcp_server/live_responder.hpp"
@@ -97,6 +98,38 @@ TEST(LiveResponder, TheSeedAndTheOtherSettingsSurviveAReplacement) {
   EXPECT_TRUE(live.current()->may_delay()) << "rules may delay";
 }
 
+// For TSan: connections taking snapshots and answering while SIGHUP replaces them. Each answer
+// comes whole from one snapshot (the rules and the reply of one replacement, never a mix).
+TEST(LiveResponder, SnapshotsTakenWhileReplacementsRunAreEachWhole) {
+  ServerConfig config = ack_config();
+  config.reply = "r0";
+  config.testing.reply_verbatim = true;
+  config.testing.rules = rules("ping => p0\n");
+  LiveResponder live(config, 1);
+  constexpr int kReplacements = 200;
+  std::thread reloader([&] {
+    for (int i = 1; i <= kReplacements; ++i) {
+      live.replace_reply("r" + std::to_string(i));
+      live.replace_rules(rules("ping => p" + std::to_string(i) + "\n"));
+    }
+  });
+  std::vector<std::string> mixes;
+  for (std::uint64_t connection = 1; connection <= 2000; ++connection) {
+    const auto snapshot = live.current();
+    ResponderSession session = snapshot->session(connection);
+    const std::string reply = answer(session, "x", 1);
+    const std::string rule = answer(session, "ping", 2);
+    // After replace_reply(i) and before replace_rules(i), reply i goes with rule i-1.
+    const int r = std::stoi(reply.substr(1));
+    const int p = std::stoi(rule.substr(1));
+    if (r != p && r != p + 1) mixes.push_back(reply + " with " + rule);
+  }
+  reloader.join();
+  EXPECT_TRUE(mixes.empty()) << mixes.front();
+  ResponderSession last = live.current()->session(1);
+  EXPECT_EQ(answer(last, "ping", 1), "p200\n");
+}
+
 class TempDir {
  public:
   TempDir() {
@@ -136,6 +169,8 @@ TEST(ReplyFiles, AReplyFileIsItsBytesExactlyAndAnEmptyOrMissingOneSaysWhich) {
   EXPECT_EQ(error_of([&] { (void)read_reply_file(empty); }), empty + ": the file is empty");
   EXPECT_EQ(error_of([&] { (void)read_reply_file("/nonexistent/r"); }),
             "/nonexistent/r: No such file or directory");
+  const std::string directory = std::filesystem::temp_directory_path();
+  EXPECT_EQ(error_of([&] { (void)read_reply_file(directory); }), directory + ": Is a directory");
 }
 
 TEST(ReplyFiles, ARulesFileLoadsWithTheEncodingAndABadLineIsNamed) {
