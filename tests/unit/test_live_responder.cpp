@@ -46,7 +46,8 @@ TEST(LiveResponder, ReplacedRulesAnswerNewSessionsWhileAnOpenOneKeepsItsOwn) {
   live.replace_rules(rules("ping => new\nhi => hello\n"));
   EXPECT_EQ(answer(open, "ping", 2), "old\n") << "an open connection keeps its rules";
   EXPECT_EQ(answer(open, "hi", 3), "ok\n");
-  ResponderSession fresh = live.current()->session(2);
+  const auto after = live.current();
+  ResponderSession fresh = after->session(2);
   EXPECT_EQ(answer(fresh, "ping", 1), "new\n");
   EXPECT_EQ(answer(fresh, "hi", 2), "hello\n");
   EXPECT_EQ(answer(fresh, "other", 3), "ok\n") << "the reply stays";
@@ -58,10 +59,13 @@ TEST(LiveResponder, AReplacedReplyIsSentAsItIsAndTheRulesStay) {
   config.testing.reply_verbatim = true;  // --reply-file
   config.testing.rules = rules("ping => pong\n");
   LiveResponder live(config, 1);
-  ResponderSession open = live.current()->session(1);
+  // As a connection does: the snapshot is held as long as a session of it answers.
+  const auto snapshot = live.current();
+  ResponderSession open = snapshot->session(1);
 
   live.replace_reply(std::string("second\0reply", 12));
-  ResponderSession fresh = live.current()->session(2);
+  const auto second = live.current();
+  ResponderSession fresh = second->session(2);
   EXPECT_EQ(answer(fresh, "x", 1), std::string("second\0reply", 12)) << "no newline added";
   EXPECT_EQ(answer(fresh, "ping", 2), "pong\n");
   EXPECT_EQ(live.current()->message_reply_size(), 12U);
@@ -69,7 +73,8 @@ TEST(LiveResponder, AReplacedReplyIsSentAsItIsAndTheRulesStay) {
 
   // And the other way round: new rules keep the reloaded reply.
   live.replace_rules(rules("ping => pang\n"));
-  ResponderSession third = live.current()->session(3);
+  const auto third_snapshot = live.current();
+  ResponderSession third = third_snapshot->session(3);
   EXPECT_EQ(answer(third, "x", 1), std::string("second\0reply", 12));
   EXPECT_EQ(answer(third, "ping", 2), "pang\n");
 }
@@ -126,7 +131,8 @@ TEST(LiveResponder, SnapshotsTakenWhileReplacementsRunAreEachWhole) {
   }
   reloader.join();
   EXPECT_TRUE(mixes.empty()) << mixes.front();
-  ResponderSession last = live.current()->session(1);
+  const auto last_snapshot = live.current();
+  ResponderSession last = last_snapshot->session(1);
   EXPECT_EQ(answer(last, "ping", 1), "p200\n");
 }
 
