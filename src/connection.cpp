@@ -67,8 +67,9 @@ Connection::Connection(std::unique_ptr<ByteStream> stream, Endpoint peer, std::u
       client_text_(peer.to_string()),
       services_(services),
       started_(std::chrono::steady_clock::now()),
-      session_(services.responder.session(id)),
-      pause_(services.responder.may_delay() ? std::make_unique<WakeableWait>() : nullptr),
+      responder_(services.responder.current()),
+      session_(responder_->session(id)),
+      pause_(responder_->may_delay() ? std::make_unique<WakeableWait>() : nullptr),
       framer_(services.config.max_line),
       formatter_(services.config.encoding, services.config.log_payload_max,
                  payload_style(services.config.log_format, services.config.log_hex)) {}
@@ -143,8 +144,7 @@ Connection::Outcome Connection::serve_messages() {
     std::string().swap(first_bytes_);  // framed: the framer copied what it still needs
     if (!answered) return outcome;
   }
-  const std::size_t kept_reply_capacity =
-      kKeptReplyCapacity + services_.responder.message_reply_size();
+  const std::size_t kept_reply_capacity = kKeptReplyCapacity + responder_->message_reply_size();
   bool drain_read_done = false;
   for (;;) {
     std::span<char> buffer = large_buffer ? std::span<char>(large_buffer.get(), kReceiveBufferSize)
@@ -267,7 +267,7 @@ bool Connection::act(const Response& response, bool send_now, Outcome& outcome) 
       if (send_now) return flush_replies(outcome) && deliver(response.bytes, 1, outcome);
       // One ack at a time ("ok\n" fits the string itself: no allocation), sent once 16 KiB wait.
       make_room(replies_, replies_.size() + response.bytes.size(),
-                services_.responder.message_reply_size());
+                responder_->message_reply_size());
       replies_.append(response.bytes);
       if (!response.bytes.empty()) ++replies_queued_;
       return replies_.size() < kReplyFlushSize || flush_replies(outcome);

@@ -15,6 +15,7 @@
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
 #include "tcp_server/framing.hpp"
+#include "tcp_server/live_responder.hpp"
 #include "tcp_server/log_format.hpp"
 #include "tcp_server/responder.hpp"
 #include "tcp_server/stats.hpp"
@@ -26,8 +27,8 @@ class ServerLog;
 
 // What a connection uses that every connection of one server shares; outlives all of them.
 struct ConnectionServices {
-  const ServerConfig& config;  // framing, limits, timeouts, payload logging, PROXY protocol
-  const Responder& responder;
+  const ServerConfig& config;      // framing, limits, timeouts, payload logging, PROXY protocol
+  const LiveResponder& responder;  // each connection takes the one current when it is created
   const Admission& admission;
   ServerLog& log;
   ServerStats& stats;
@@ -101,6 +102,10 @@ class Connection final : public Drainable, public Expirable {
   const ConnectionServices& services_;
   const std::chrono::steady_clock::time_point started_;
 
+  // The responder as it was when this connection was created: a SIGHUP that replaces it
+  // (--reply-file, --rules) leaves this connection answering as it started. Before session_,
+  // which points into it.
+  const std::shared_ptr<const Responder> responder_;
   ResponderSession session_;
   // --delay (or a rule's !delay) waits here; the drain, its deadline and expire() wake it. Only
   // when the responder may delay (Responder::may_delay): 90 bytes a connection otherwise.

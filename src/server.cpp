@@ -119,8 +119,8 @@ struct Server::Impl {
   // after log): closed only once every connection thread is gone, its last lines logged.
   std::unique_ptr<PcapWriter> pcap;
   Waker waker;
-  const Responder responder;
-  Admission admission;  // not const: its access rules can be replaced (replace_access_rules)
+  LiveResponder responder;  // replaceable for new connections (replace_reply, replace_rules)
+  Admission admission;      // not const: its access rules can be replaced (replace_access_rules)
   // Outlives every connection (they are joined before it is destroyed).
   const std::unique_ptr<LifetimeWatch> lifetimes;
   const ConnectionServices services;
@@ -243,6 +243,14 @@ ReloadResult Server::reload_tls() {
                   settings.cert_path, context->fingerprint());
   impl.replace_tls(std::move(context));
   return ReloadResult::reloaded(std::move(detail));
+}
+
+void Server::replace_reply(std::string reply) {
+  impl_->responder.replace_reply(std::move(reply));
+}
+
+void Server::replace_rules(std::shared_ptr<const RuleSet> rules) {
+  impl_->responder.replace_rules(std::move(rules));
 }
 
 StatsSnapshot Server::stats() const {

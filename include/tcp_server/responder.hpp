@@ -43,11 +43,13 @@ struct Message {
 
 class ResponderSession;
 
-// What to answer, for every connection of a server: the reply bytes and the Testing settings,
-// fixed at start. Const and shared (thread safe); each connection asks through a session of its
-// own (session()), which holds what changes per connection. Ack mode answers each message with
-// the reply text; echo mode answers each read with the bytes received, whatever the framing, so
-// a line is echoed exactly as sent (its '\r' and its part beyond --max-line included).
+// What to answer, for every connection of a server: the reply bytes and the Testing settings.
+// Const and shared (thread safe); a SIGHUP that re-reads --reply-file or --rules makes a new one
+// for the connections after it (LiveResponder), each connection keeping the one it started with;
+// each connection asks through a session of its own (session()), which holds what changes per
+// connection. Ack mode answers each message with the reply text; echo mode answers each read with
+// the bytes received, whatever the framing, so a line is echoed exactly as sent (its '\r' and its
+// part beyond --max-line included).
 class Responder {
  public:
   // seed: of every session's random choices (--seed, or one drawn at start).

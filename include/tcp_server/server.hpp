@@ -1,6 +1,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include "tcp_server/config.hpp"
 #include "tcp_server/connection_limit.hpp"
@@ -14,6 +15,8 @@ class logger;
 }
 
 namespace tcp_server {
+
+class RuleSet;
 
 // A thread-per-connection TCP server.
 //
@@ -58,6 +61,11 @@ class Server {
   // and the result says why. With --tls-self-signed there is nothing to re-read: the generated
   // certificate stays. Thread safe; costs one mutex per accepted client, nothing per message.
   ReloadResult reload_tls();
+  // Replace the reply (SIGHUP re-reads --reply-file: its bytes, sent as they are) or the rules
+  // (--rules) for connections accepted from now on; open connections keep answering with what
+  // they started with. The seed stays. Thread safe; nothing per message.
+  void replace_reply(std::string reply);
+  void replace_rules(std::shared_ptr<const RuleSet> rules);
 
   // Counters plus the number of live connections. Thread safe.
   [[nodiscard]] StatsSnapshot stats() const;

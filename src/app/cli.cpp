@@ -343,10 +343,10 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
   app.footer(
       "Signals: SIGTERM or SIGINT stops accepting, drains (--drain-timeout) and exits 0; a "
       "second one exits at once. SIGUSR1 logs the counters. SIGHUP reopens --log-file (for "
-      "logrotate) and re-reads --allow-file and --deny-file for clients that connect after it; "
-      "connected clients are left alone, and a file that cannot be read or parsed keeps the "
-      "old rules. It also re-reads --tls-cert and --tls-key for new handshakes (open "
-      "connections keep theirs; a bad pair keeps the old one).");
+      "logrotate) and re-reads --allow-file, --deny-file, --reply-file and --rules for clients "
+      "that connect after it; connected clients are left alone, and a file that cannot be read "
+      "or parsed keeps what was in force. It also re-reads --tls-cert and --tls-key for new "
+      "handshakes (open connections keep theirs; a bad pair keeps the old one).");
 
   add_tls_options(app, config.tls);
 
@@ -412,6 +412,8 @@ CommandLine parse_command_line(int argc, const char* const* argv, std::ostream& 
     print_error(err, *problem);
     return {std::nullopt, 2};
   }
+  options.reply_file = testing_texts.reply_file;
+  options.rules_file = testing_texts.rules_file;
   const auto problems = config.validate();
   if (!problems.empty()) {
     for (const auto& problem : problems) print_error(err, problem);

@@ -22,6 +22,9 @@ struct AppOptions {
   std::optional<Endpoint> metrics_listen;       // --metrics-listen; empty: no metrics endpoint
   // Where server.access came from, for SIGHUP to read the files again.
   AccessRuleSources access_sources;
+  // --reply-file and --rules (empty: none), for SIGHUP to read again.
+  std::string reply_file;
+  std::string rules_file;
 };
 
 struct CommandLine {

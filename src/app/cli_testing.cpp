@@ -1,16 +1,12 @@
 #include "cli_testing.hpp"
 
-#include <cerrno>
 #include <charconv>
-#include <cstring>
-#include <fstream>
-#include <iterator>
 #include <limits>
 #include <stdexcept>
 
 #include "cli_common/options.hpp"
+#include "tcp_server/reply_files.hpp"
 #include "tcp_server/reply_text.hpp"
-#include "tcp_server/rules.hpp"
 
 namespace tcp_server {
 
@@ -79,7 +75,7 @@ void add_testing_options(CLI::App& app, CLI::Option* reply, TestingSettings& tes
                  "encoding as --reply; line framing adds a newline)")
       ->group(kGroup);
   app.add_option("--reply-file", texts.reply_file,
-                 "The reply is this file's bytes, exactly (read once at start)")
+                 "The reply is this file's bytes, exactly (read again on SIGHUP)")
       ->type_name("PATH")
       ->excludes(reply)
       ->group(kGroup);
@@ -98,19 +94,18 @@ std::optional<std::string> apply_testing_texts(const TestingTexts& texts, Server
       return std::string("--banner: ") + error.what();
     }
   }
+  // The same reads as SIGHUP's (src/app/reloads.cpp), so a file accepted here reloads alike.
   if (!texts.reply_file.empty()) {
-    std::ifstream in(texts.reply_file, std::ios::binary);
-    if (!in) return "--reply-file " + texts.reply_file + ": " + std::strerror(errno);
-    std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-    if (in.bad()) return "--reply-file " + texts.reply_file + ": cannot read it";
-    if (bytes.empty()) return "--reply-file " + texts.reply_file + ": the file is empty";
-    config.reply = std::move(bytes);
+    try {
+      config.reply = read_reply_file(texts.reply_file);
+    } catch (const std::runtime_error& error) {
+      return std::string("--reply-file ") + error.what();
+    }
     config.testing.reply_verbatim = true;
   }
   if (!texts.rules_file.empty()) {
     try {
-      config.testing.rules =
-          std::make_shared<const RuleSet>(RuleSet::load(texts.rules_file, config.encoding));
+      config.testing.rules = load_rules_file(texts.rules_file, config.encoding);
     } catch (const std::runtime_error& error) {
       return std::string("--rules ") + error.what();  // "path:line: reason"
     }

@@ -68,7 +68,8 @@ class ServingThread {
 void reload(const Reloader& reloader, ProcessLog& log) {
   if (reloader.empty()) {
     log.note(spdlog::level::info, "reload",
-             "received SIGHUP: nothing to reload (no --log-file, --allow-file, --deny-file or TLS)");
+             "received SIGHUP: nothing to reload (no --log-file, --allow-file, --deny-file, "
+             "--reply-file, --rules or TLS)");
     return;
   }
   for (const ReloadOutcome& outcome : reloader.reload_all()) {

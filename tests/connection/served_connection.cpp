@@ -15,7 +15,7 @@ namespace tcp_server::testing {
 ServedConnection::ServedConnection(ServerConfig config, UniqueFd socket, const Endpoint& peer)
     : config_(std::move(config)),
       log_(captured_.logger()),
-      responder_(config_),
+      responder_(config_, 0),
       admission_(config_, stats_, log_),
       services_{config_, responder_, admission_, log_, stats_},
       registry_(0, {}),

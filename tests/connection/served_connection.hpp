@@ -16,7 +16,7 @@
 #include "server_log.hpp"
 #include "tcp_server/config.hpp"
 #include "tcp_server/endpoint.hpp"
-#include "tcp_server/responder.hpp"
+#include "tcp_server/live_responder.hpp"
 #include "tcp_server/stats.hpp"
 #include "tcp_server/unique_fd.hpp"
 #include "test_client.hpp"
@@ -60,7 +60,7 @@ class ServedConnection {
   CapturedLog captured_;
   ServerLog log_;
   ServerStats stats_;
-  Responder responder_;
+  LiveResponder responder_;
   Admission admission_;
   ConnectionServices services_;
   ConnectionRegistry registry_;

@@ -500,7 +500,8 @@ TEST(Reload, HelpAndSoTheManPageSayWhatSighupDoes) {
   const Completed help = run_to_completion({kBinary, "--help"});
   ASSERT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("SIGHUP reopens --log-file"), std::string::npos) << help.out;
-  EXPECT_NE(help.out.find("re-reads --allow-file and --deny-file"), std::string::npos);
+  EXPECT_NE(help.out.find("re-reads --allow-file, --deny-file, --reply-file and --rules"),
+            std::string::npos);
 }
 
 }  // namespace
