@@ -127,7 +127,7 @@ class ServerProcess {
 // thrown, so the test can say what every client saw.
 class BusyClients {
  public:
-  BusyClients(const Endpoint& server, int count, int after, int max_each) {
+  BusyClients(const Endpoint& server, int count, int after, int max_each) : count_(count) {
     for (int id = 0; id < count; ++id) {
       threads_.emplace_back(
           [this, server, id, after, max_each] { run(server, id, after, max_each); });
@@ -137,9 +137,12 @@ class BusyClients {
   BusyClients(const BusyClients&) = delete;
   BusyClients& operator=(const BusyClients&) = delete;
 
-  // Waits (bounded) until the clients have sent this many lines between them.
+  // Waits (bounded) until the clients have sent this many lines between them, and every client
+  // at least one: on a loaded machine some threads start late, and a test that rotates the log
+  // "while every client sends" must not rotate before they have.
   bool wait_for_sent(int total) {
-    return eventually([&] { return sent_.load() >= total; }, 30s);
+    return eventually([&] { return sent_.load() >= total && clients_answered_.load() == count_; },
+                      30s);
   }
   void wind_down() { winding_down_ = true; }
   void finish() {
@@ -171,6 +174,7 @@ class BusyClients {
         if (reply != "ok\n") throw std::runtime_error("reply '" + reply + "'");
         ++n;
         sent_.fetch_add(1);
+        if (n == 1) clients_answered_.fetch_add(1);
       }
     } catch (const std::exception& error) {
       std::lock_guard lock(mutex_);
@@ -181,7 +185,9 @@ class BusyClients {
     sent_each_[id] = n;
   }
 
+  const int count_;
   std::atomic<int> sent_{0};
+  std::atomic<int> clients_answered_{0};  // clients that have had at least one line answered
   std::atomic<bool> winding_down_{false};
   mutable std::mutex mutex_;
   std::map<int, int> sent_each_;
