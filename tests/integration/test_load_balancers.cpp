@@ -16,6 +16,7 @@
 #include "free_port.hpp"
 #include "running_server.hpp"
 #include "subprocess.hpp"
+#include "temp_dir.hpp"
 #include "test_client.hpp"
 
 namespace tcp_server::testing {
@@ -25,26 +26,6 @@ using namespace std::chrono_literals;
 
 const std::string kServerBinary = TCP_SERVER_BINARY;
 const Endpoint kClientAddress = *Endpoint::from_ip("127.0.0.5", 0);
-
-// A directory for one proxy's config and files, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tcp_server_lb_XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  [[nodiscard]] std::string file(const std::string& name, const std::string& text) const {
-    const auto path = path_ / name;
-    std::ofstream(path) << text;
-    return path;
-  }
-  [[nodiscard]] std::string path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A proxy process listening on `port`: started from argv, ready once a connection succeeds.
 struct Proxy {

@@ -18,6 +18,7 @@
 #include "free_port.hpp"
 #include "subprocess.hpp"
 #include "tcp_server/socket.hpp"
+#include "temp_dir.hpp"
 #include "test_client.hpp"
 
 namespace tcp_server::testing {
@@ -28,27 +29,6 @@ using namespace std::chrono_literals;
 const std::string kServerBinary = TCP_SERVER_BINARY;
 const std::string kPromtool = "/usr/bin/promtool";
 const std::string kPrometheus = "/usr/bin/prometheus";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tcp_server_metrics_XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] std::string file(const std::string& name, const std::string& text) const {
-    const auto path = path_ / name;
-    std::ofstream(path) << text;
-    return path;
-  }
-  [[nodiscard]] std::string path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct HttpResponse {
   int status = 0;

@@ -23,6 +23,7 @@
 
 #include "eventually.hpp"
 #include "subprocess.hpp"
+#include "temp_dir.hpp"
 #include "test_client.hpp"
 
 namespace tcp_server::testing {
@@ -32,34 +33,6 @@ using namespace std::chrono_literals;
 
 const std::string kBinary = TCP_SERVER_BINARY;
 const std::string kLogrotate = "/usr/sbin/logrotate";
-
-// A directory for one test's files, removed afterwards. mkdtemp makes it 0700, which logrotate
-// requires of the directory of a log it rotates.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "tcp_server_reload_XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string path(const std::string& name) const { return path_ / name; }
-  std::string write(const std::string& name, const std::string& text) const {
-    // Written aside and renamed into place, as an editor or a config tool does, so the server
-    // never reads half a file.
-    const std::string target = path(name);
-    const std::string staged = target + ".new";
-    std::ofstream(staged) << text;
-    std::filesystem::rename(staged, target);
-    return target;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // In one read: the tests poll growing logs of megabytes, and a character-by-character read is
 // slow under the sanitizers (seconds for 25 MB under ASan).

@@ -17,6 +17,7 @@
 
 #include "eventually.hpp"
 #include "subprocess.hpp"
+#include "temp_dir.hpp"
 #include "test_client.hpp"
 
 namespace tcp_server::testing {
@@ -25,33 +26,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kBinary = TCP_SERVER_BINARY;
-
-// A directory for one test's files, removed afterwards.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "tcp_server_replies_XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] std::string path(const std::string& name) const { return path_ / name; }
-  // Written aside and renamed into place, as an editor does, so the server never reads half a
-  // file.
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const std::string target = path(name);
-    const std::string staged = target + ".new";
-    std::ofstream(staged, std::ios::binary) << bytes;
-    std::filesystem::rename(staged, target);
-    return target;
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -24,6 +24,7 @@
 #include "free_port.hpp"
 #include "running_server.hpp"
 #include "subprocess.hpp"
+#include "temp_dir.hpp"
 #include "test_client.hpp"
 
 namespace tcp_server::testing {
@@ -34,26 +35,6 @@ using namespace std::chrono_literals;
 const std::string kServerBinary = TCP_SERVER_BINARY;
 const std::string kPythonClient =
     std::string(TCP_SERVER_SOURCE_DIR) + "/tests/integration/tls_client.py";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "tcp_server_tls_XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] std::string path(const std::string& name) const { return path_ / name; }
-  std::string file(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-    return path(name);
-  }
-
- private:
-  std::filesystem::path path_;
-};
 
 // A program (found on PATH) with its stdin, and its stdout and stderr merged, on pipes. Every wait
 // is bounded; the destructor kills (SIGKILL, its own pid only) and reaps it if still running.

@@ -13,9 +13,12 @@
 
 #include "tcp_server/live_responder.hpp"
 #include "tcp_server/reply_files.hpp"
+#include "temp_dir.hpp"
 
 namespace tcp_server {
 namespace {
+
+using tcp_server::testing::TempDir;
 
 const Endpoint kClient = *Endpoint::from_ip("192.0.2.7", 40000);
 
@@ -135,27 +138,6 @@ TEST(LiveResponder, SnapshotsTakenWhileReplacementsRunAreEachWhole) {
   ResponderSession last = last_snapshot->session(1);
   EXPECT_EQ(answer(last, "ping", 1), "p200\n");
 }
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = std::filesystem::temp_directory_path() / "tcp_server_replies_XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp");
-    dir_ = pattern;
-  }
-  ~TempDir() { std::filesystem::remove_all(dir_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& bytes) const {
-    const auto path = dir_ / name;
-    std::ofstream(path, std::ios::binary) << bytes;
-    return path;
-  }
-
- private:
-  std::filesystem::path dir_;
-};
 
 template <typename Read>
 std::string error_of(Read read) {
