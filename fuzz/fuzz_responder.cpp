@@ -1,5 +1,5 @@
-// Feeds arbitrary reply texts, modes, framings and messages to Responder and checks what it
-// promises: ack mode answers every message with the same reply, a line in line framing, and
+// Feeds arbitrary reply texts, modes, framings and messages to a Responder's session and checks
+// what it promises: ack mode answers every message with the same reply, a line in line framing, and
 // nothing per read; echo mode answers each read with exactly its bytes and nothing per message.
 #include <algorithm>
 #include <cstdint>
@@ -8,6 +8,19 @@
 #include <string_view>
 
 #include "tcp_server/responder.hpp"
+
+namespace {
+
+// Bytes kept for the run of one input (a fuzzer input is checked, then the next one comes).
+std::string_view copy_of(std::string_view bytes) {
+  static std::string kept[2];
+  static int next = 0;
+  std::string& slot = kept[next++ % 2];
+  slot.assign(bytes);
+  return slot;
+}
+
+}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
@@ -20,11 +33,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view received = rest.substr(reply_size);
 
   const tcp_server::Responder responder(mode, framing, reply);
+  tcp_server::ResponderSession session = responder.session(1);
   static const tcp_server::Endpoint client;
-  const tcp_server::Response first = responder.answer({received, 1, client});
-  const tcp_server::Response again =
-      responder.answer({received.substr(received.size() / 2), 2, client});
-  const tcp_server::Response per_read = responder.answer_received(received);
+  // Copies: a response's bytes may live in the session only until it is asked again.
+  const tcp_server::Response first_response = session.answer({received, 1, client});
+  tcp_server::Response first = first_response;
+  first.bytes = copy_of(first_response.bytes);
+  const tcp_server::Response again_response =
+      session.answer({received.substr(received.size() / 2), 2, client});
+  tcp_server::Response again = again_response;
+  again.bytes = copy_of(again_response.bytes);
+  const tcp_server::Response per_read = session.answer_received(received);
 
   if (mode == tcp_server::ReplyMode::kAck) {
     if (first.action != tcp_server::ResponseAction::kReply) std::abort();

@@ -12,6 +12,13 @@ std::string as_line(Framing framing, std::string text) {
   return text;
 }
 
+// The reply to every message: in line framing always a line, so an empty --reply answers each
+// message with an empty line (as before the Testing options), unlike an empty banner (nothing).
+std::string ack_line(Framing framing, std::string reply) {
+  if (framing == Framing::kLine && !reply.ends_with('\n')) reply += '\n';
+  return reply;
+}
+
 Response reply_with(std::string_view bytes) noexcept {
   Response response;
   response.action = ResponseAction::kReply;
@@ -34,7 +41,7 @@ Responder::Responder(ReplyMode mode, Framing framing, std::string reply, Testing
       framing_(framing),
       ack_(mode != ReplyMode::kAck  ? std::string()
            : testing.reply_verbatim ? std::move(reply)
-                                    : as_line(framing, std::move(reply))),
+                                    : ack_line(framing, std::move(reply))),
       banner_(as_line(framing, testing.banner)),
       testing_(std::move(testing)),
       shapes_responses_(testing_.shapes_responses()),
