@@ -1,4 +1,5 @@
 #include "cli.hpp"
+#include "parse_command_line.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,24 +12,8 @@
 namespace tcp_server {
 namespace {
 
-struct Parsed {
-  CommandLine result;
-  std::string out;
-  std::string err;
-};
-
-Parsed parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "tcp_server");
-  std::vector<const char*> argv;
-  for (const auto& arg : args) argv.push_back(arg.c_str());
-  std::ostringstream out;
-  std::ostringstream err;
-  Parsed parsed;
-  parsed.result = parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
-  parsed.out = out.str();
-  parsed.err = err.str();
-  return parsed;
-}
+using testing::parse;
+using testing::Parsed;
 
 TEST(CommandLine, DefaultsMatchTheDocumentedOnes) {
   const auto parsed = parse({});

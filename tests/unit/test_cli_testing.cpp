@@ -9,26 +9,13 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "parse_command_line.hpp"
 
 namespace tcp_server {
 namespace {
 
-struct Parsed {
-  CommandLine result;
-  std::string err;
-};
-
-Parsed parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "tcp_server");
-  std::vector<const char*> argv;
-  for (const auto& arg : args) argv.push_back(arg.c_str());
-  std::ostringstream out;
-  std::ostringstream err;
-  Parsed parsed;
-  parsed.result = parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
-  parsed.err = err.str();
-  return parsed;
-}
+using testing::parse;
+using testing::Parsed;
 
 // One line, naming the option.
 void expect_refused(const std::vector<std::string>& args, const std::string& option) {

@@ -12,6 +12,7 @@
 
 #include "cli.hpp"
 #include "config_file.hpp"
+#include "parse_command_line.hpp"
 
 namespace tcp_server {
 namespace {
@@ -34,24 +35,8 @@ class TempFile {
   std::string path_ = "/tmp/tcp_server_config_test_XXXXXX";
 };
 
-struct Parsed {
-  CommandLine result;
-  std::string out;
-  std::string err;
-};
-
-Parsed parse(std::vector<std::string> args) {
-  args.insert(args.begin(), "tcp_server");
-  std::vector<const char*> argv;
-  for (const auto& arg : args) argv.push_back(arg.c_str());
-  std::ostringstream out;
-  std::ostringstream err;
-  Parsed parsed;
-  parsed.result = parse_command_line(static_cast<int>(argv.size()), argv.data(), out, err);
-  parsed.out = out.str();
-  parsed.err = err.str();
-  return parsed;
-}
+using testing::parse;
+using testing::Parsed;
 
 std::size_t lines_in(const std::string& text) {
   return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
