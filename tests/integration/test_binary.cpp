@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "eventually.hpp"
+#include "file_text.hpp"
 #include "subprocess.hpp"
 #include "tcp_server/listener.hpp"
 #include "test_client.hpp"
@@ -136,11 +137,6 @@ TEST(Binary, Sigusr1LogsTheCounters) {
   EXPECT_NE(stats->find("messages 2"), std::string::npos) << *stats;
   server.send_signal(SIGTERM);
   EXPECT_EQ(server.wait_for_exit(10s), 0);
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 TEST(Binary, LogFileReceivesTheLogAndKeepsWhatWasThere) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "eventually.hpp"
+#include "file_text.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
 #include "test_client.hpp"
@@ -36,18 +37,6 @@ const std::string kLogrotate = "/usr/sbin/logrotate";
 
 // In one read: the tests poll growing logs of megabytes, and a character-by-character read is
 // slow under the sanitizers (seconds for 25 MB under ASan).
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
-}
-
-bool file_contains(const std::string& path, const std::string& text,
-                   std::chrono::milliseconds timeout = 10s) {
-  return eventually([&] { return read_file(path).find(text) != std::string::npos; }, timeout);
-}
-
 std::size_t occurrences(const std::string& text, const std::string& what) {
   std::size_t count = 0;
   for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "eventually.hpp"
+#include "file_text.hpp"
 #include "subprocess.hpp"
 #include "temp_dir.hpp"
 #include "test_client.hpp"
@@ -26,17 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 
 const std::string kBinary = TCP_SERVER_BINARY;
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return std::move(text).str();
-}
-
-bool file_contains(const std::string& path, const std::string& text) {
-  return eventually([&] { return read_file(path).find(text) != std::string::npos; }, 10s);
-}
 
 // The real binary logging to log_file, on a port of the kernel's choosing.
 class ServerProcess {
